@@ -1,0 +1,1 @@
+"""Mingshan District enforcement-error accountability: decisions, procedure and case service."""

@@ -1,0 +1,71 @@
+"""The project's DMN decision engine: FEEL unary tests, DMN 1.3 hit policies, traces.
+
+Use :func:`load_catalog` (a folder or files) or :func:`load_file`, find a decision by id
+or name, and :func:`evaluate` it on JSON inputs.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+from .evaluation import Evaluation, evaluate, needed_inputs
+from .loader import load_bytes, load_file
+from .model import (Decision, DecisionError, DecisionInputError, DecisionModel, DecisionTable, DmnLoadError,
+                    HitPolicyViolation, Problem, UnknownDecision)
+
+__all__ = [
+    "Catalog", "Decision", "DecisionError", "DecisionInputError", "DecisionModel", "DecisionTable", "DmnLoadError",
+    "Evaluation", "HitPolicyViolation", "Problem", "UnknownDecision", "evaluate", "load_bytes", "load_catalog",
+    "load_file", "needed_inputs",
+]
+
+
+@dataclass
+class Catalog:
+    """The decisions of a set of DMN files, found by id or by name."""
+
+    models: list[DecisionModel] = field(default_factory=list)
+
+    @property
+    def decisions(self) -> list[Decision]:
+        return [d for m in self.models for d in m.decisions.values()]
+
+    def find(self, ref: str) -> Decision:
+        """The decision whose id, or else whose name, is ref."""
+        by_id = [d for d in self.decisions if d.id == ref]
+        if by_id:
+            return by_id[0]
+        by_name = [d for d in self.decisions if d.name == ref]
+        if len(by_name) == 1:
+            return by_name[0]
+        known = ", ".join(sorted(d.id for d in self.decisions)) or "none"
+        if by_name:
+            raise UnknownDecision(f"several decisions are named '{ref}': use an id ({known})")
+        raise UnknownDecision(f"no decision with id or name '{ref}' (known ids: {known})")
+
+    def evaluate(self, ref: str, inputs: Mapping[str, Any]) -> Evaluation:
+        return evaluate(self.find(ref), inputs)
+
+
+def load_catalog(paths: Iterable[str | Path], *, check_schema: bool = True) -> Catalog:
+    """Load every DMN file given, or found in the folders given; report all problems at once."""
+    files: list[Path] = []
+    for p in map(Path, paths):
+        files.extend(sorted(p.glob("*.dmn")) if p.is_dir() else [p])
+    catalog, problems = Catalog(), []
+    ids: dict[str, str] = {}
+    for f in files:
+        try:
+            model = load_file(f, check_schema=check_schema)
+        except DmnLoadError as exc:
+            problems.extend(exc.problems)
+            continue
+        for did in model.decisions:
+            if did in ids:
+                problems.append(Problem(str(f), f"decision '{did}'", f"the id is also used in {ids[did]}"))
+            ids[did] = str(f)
+        catalog.models.append(model)
+    if problems:
+        raise DmnLoadError(problems)
+    return catalog

@@ -1,0 +1,636 @@
+"""The FEEL subset the project's decision tables are written in.
+
+Supported, as Camunda Modeler's table editor writes it:
+
+* unary tests (input entries): ``-`` or empty (any), a simple value (equality),
+  comparisons ``< 3``, ``<= 3``, ``> 3``, ``>= 3``, intervals ``[1..5]``, ``]1..5[``,
+  ``(1..5)``, ``[1..5[``, disjunctions ``"a","b"``, ``not(...)``, ``null``;
+* simple values: string, number, ``true``/``false``, ``null``, ``date("2026-01-01")``
+  and (qualified) names;
+* expressions (input expressions, output entries, literal expressions): simple values,
+  parentheses, ``+ - * / **``, unary minus, comparisons, path access ``a.b`` and calls of
+  business knowledge models or ``date(...)``.
+
+Everything else is a :class:`FeelSyntaxError` when the table is loaded, so nothing is
+ever evaluated by guesswork. Numbers are ``decimal.Decimal`` with FEEL's 34 digits.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import re
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable, Mapping, Sequence
+
+FEEL_CONTEXT = decimal.Context(prec=34, rounding=decimal.ROUND_HALF_EVEN)
+
+
+class FeelSyntaxError(ValueError):
+    """A text that is not in the supported FEEL subset."""
+
+
+class FeelEvaluationError(ValueError):
+    """An expression that cannot be evaluated (e.g. an unknown function)."""
+
+
+# --------------------------------------------------------------------------- values
+
+def to_feel(value: Any) -> Any:
+    """Convert a JSON-ish Python value to its FEEL value (numbers become Decimal)."""
+    if value is None or isinstance(value, (bool, str, decimal.Decimal, dt.date)):
+        return value
+    if isinstance(value, int):
+        return decimal.Decimal(value)
+    if isinstance(value, float):
+        return decimal.Decimal(repr(value))
+    if isinstance(value, Mapping):
+        return {str(k): to_feel(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [to_feel(v) for v in value]
+    raise FeelEvaluationError(f"values of type {type(value).__name__} are not FEEL values")
+
+
+def to_json(value: Any) -> Any:
+    """Convert a FEEL value to a JSON-ready value (integral numbers become int)."""
+    if isinstance(value, decimal.Decimal):
+        if value == value.to_integral_value() and abs(value) < 10**18:
+            return int(value)
+        return float(value)
+    if isinstance(value, dt.datetime):
+        return value.isoformat()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, Mapping):
+        return {k: to_json(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [to_json(v) for v in value]
+    return value
+
+
+def feel_kind(value: Any) -> str | None:
+    """The FEEL type family of a value, used for comparisons."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, decimal.Decimal):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, dt.datetime):
+        return "dateTime"
+    if isinstance(value, dt.date):
+        return "date"
+    if isinstance(value, list):
+        return "list"
+    if isinstance(value, dict):
+        return "context"
+    return type(value).__name__
+
+
+def feel_equal(a: Any, b: Any) -> bool | None:
+    """FEEL ``=``: null equals only null; values of different types give null."""
+    if a is None or b is None:
+        return a is None and b is None
+    if feel_kind(a) != feel_kind(b):
+        return None
+    return a == b
+
+
+def feel_compare(a: Any, b: Any) -> int | None:
+    """Order two values (-1, 0, 1), or None when FEEL says the comparison is null."""
+    kind = feel_kind(a)
+    if a is None or b is None or kind != feel_kind(b) or kind not in ("number", "string", "date", "dateTime"):
+        return None
+    return (a > b) - (a < b)
+
+
+# --------------------------------------------------------------------------- tokens
+
+@dataclass(frozen=True)
+class Token:
+    kind: str  # 'num', 'str', 'name', 'op', 'end'
+    text: str
+    value: Any
+    pos: int
+
+
+_OPS = ("**", "..", "<=", ">=", "!=", "<", ">", "=", "+", "-", "*", "/", "(", ")", "[", "]", ",", ".")
+_NUMBER = re.compile(r"\d+(?:\.\d+)?|\.\d+")
+_NAME_START = re.compile(r"[^\W\d]", re.UNICODE)
+_NAME_PART = re.compile(r"[\w?']", re.UNICODE)
+_ESCAPES = {'"': '"', "\\": "\\", "n": "\n", "r": "\r", "t": "\t", "'": "'"}
+
+
+def tokenize(text: str, known_names: Iterable[str] = ()) -> list[Token]:
+    """Split FEEL text into tokens; names with spaces are recognised from known_names."""
+    spaced = sorted((n for n in known_names if " " in n), key=len, reverse=True)
+    tokens: list[Token] = []
+    i, n = 0, len(text)
+    while i < n:
+        ch = text[i]
+        if ch.isspace():
+            i += 1
+            continue
+        if ch == '"':
+            j, out = i + 1, []
+            while j < n and text[j] != '"':
+                if text[j] == "\\":
+                    if j + 1 >= n:
+                        break
+                    esc = text[j + 1]
+                    if esc == "u" and re.fullmatch(r"[0-9a-fA-F]{4}", text[j + 2:j + 6] or ""):
+                        out.append(chr(int(text[j + 2:j + 6], 16)))
+                        j += 6
+                        continue
+                    if esc not in _ESCAPES:
+                        raise FeelSyntaxError(f"unknown escape \\{esc} in a string at position {j + 1}")
+                    out.append(_ESCAPES[esc])
+                    j += 2
+                    continue
+                out.append(text[j])
+                j += 1
+            if j >= n:
+                raise FeelSyntaxError(f"string starting at position {i + 1} is not closed with \"")
+            tokens.append(Token("str", text[i:j + 1], "".join(out), i))
+            i = j + 1
+            continue
+        m = _NUMBER.match(text, i)
+        if m and not text.startswith("..", i):  # in "1..5" the number stops before the dots
+            tokens.append(Token("num", m.group(0), decimal.Decimal(m.group(0)), i))
+            i = m.end()
+            continue
+        if _NAME_START.match(ch):
+            for name in spaced:
+                end = i + len(name)
+                if text.startswith(name, i) and (end >= n or not _NAME_PART.match(text[end])):
+                    tokens.append(Token("name", name, name, i))
+                    i = end
+                    break
+            else:
+                j = i + 1
+                while j < n and _NAME_PART.match(text[j]):
+                    j += 1
+                tokens.append(Token("name", text[i:j], text[i:j], i))
+                i = j
+            continue
+        for op in _OPS:
+            if text.startswith(op, i):
+                tokens.append(Token("op", op, op, i))
+                i += len(op)
+                break
+        else:
+            raise FeelSyntaxError(f"unexpected character {ch!r} at position {i + 1}")
+    tokens.append(Token("end", "", None, n))
+    return tokens
+
+
+# --------------------------------------------------------------------------- AST
+
+class Node:
+    """An expression node: ``evaluate(env)`` returns a FEEL value."""
+
+    def evaluate(self, env: "Env") -> Any:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def names(self) -> set[str]:
+        """Top-level variable names this expression reads."""
+        return set()
+
+    def functions(self) -> set[str]:
+        """Names of the functions this expression calls."""
+        return set()
+
+
+@dataclass(frozen=True)
+class Literal(Node):
+    value: Any
+
+    def evaluate(self, env: "Env") -> Any:
+        return self.value
+
+
+@dataclass(frozen=True)
+class Name(Node):
+    name: str
+
+    def evaluate(self, env: "Env") -> Any:
+        return env.lookup(self.name)
+
+    def names(self) -> set[str]:
+        return {self.name}
+
+
+@dataclass(frozen=True)
+class Path(Node):
+    base: Node
+    member: str
+
+    def evaluate(self, env: "Env") -> Any:
+        value = self.base.evaluate(env)
+        if isinstance(value, dict):
+            return value.get(self.member)
+        if isinstance(value, dt.date) and self.member in ("year", "month", "day"):
+            return decimal.Decimal(getattr(value, self.member))
+        return None
+
+    def names(self) -> set[str]:
+        return self.base.names()
+
+    def functions(self) -> set[str]:
+        return self.base.functions()
+
+
+@dataclass(frozen=True)
+class Negate(Node):
+    operand: Node
+
+    def evaluate(self, env: "Env") -> Any:
+        value = self.operand.evaluate(env)
+        return -value if isinstance(value, decimal.Decimal) else None
+
+    def names(self) -> set[str]:
+        return self.operand.names()
+
+    def functions(self) -> set[str]:
+        return self.operand.functions()
+
+
+def _arith(op: str, a: Any, b: Any) -> Any:
+    if op == "+" and isinstance(a, str) and isinstance(b, str):
+        return a + b
+    if not (isinstance(a, decimal.Decimal) and isinstance(b, decimal.Decimal)):
+        return None
+    with decimal.localcontext(FEEL_CONTEXT):
+        try:
+            if op == "+":
+                return a + b
+            if op == "-":
+                return a - b
+            if op == "*":
+                return a * b
+            if op == "/":
+                return None if b == 0 else a / b
+            if op == "**":
+                return a ** b
+        except (decimal.InvalidOperation, decimal.DivisionByZero, decimal.Overflow):
+            return None
+    raise AssertionError(op)
+
+
+def _compare_op(op: str, a: Any, b: Any) -> bool | None:
+    if op == "=":
+        return feel_equal(a, b)
+    if op == "!=":
+        eq = feel_equal(a, b)
+        return None if eq is None else not eq
+    c = feel_compare(a, b)
+    if c is None:
+        return None
+    return {"<": c < 0, "<=": c <= 0, ">": c > 0, ">=": c >= 0}[op]
+
+
+@dataclass(frozen=True)
+class Binary(Node):
+    op: str
+    left: Node
+    right: Node
+
+    def evaluate(self, env: "Env") -> Any:
+        a, b = self.left.evaluate(env), self.right.evaluate(env)
+        if self.op in ("=", "!=", "<", "<=", ">", ">="):
+            return _compare_op(self.op, a, b)
+        return _arith(self.op, a, b)
+
+    def names(self) -> set[str]:
+        return self.left.names() | self.right.names()
+
+    def functions(self) -> set[str]:
+        return self.left.functions() | self.right.functions()
+
+
+@dataclass(frozen=True)
+class Call(Node):
+    function: str
+    args: tuple[Node, ...]
+
+    def evaluate(self, env: "Env") -> Any:
+        return env.call(self.function, [a.evaluate(env) for a in self.args])
+
+    def names(self) -> set[str]:
+        out: set[str] = set()
+        for a in self.args:
+            out |= a.names()
+        return out
+
+    def functions(self) -> set[str]:
+        out = {self.function}
+        for a in self.args:
+            out |= a.functions()
+        return out
+
+
+def _date(value: Any) -> Any:
+    if isinstance(value, dt.date):
+        return value if not isinstance(value, dt.datetime) else value.date()
+    if isinstance(value, str):
+        try:
+            return dt.date.fromisoformat(value) if re.fullmatch(r"\d{4}-\d{2}-\d{2}", value) else None
+        except ValueError:
+            return None
+    return None
+
+
+BUILTINS: dict[str, Callable[..., Any]] = {"date": _date}
+
+
+class Env:
+    """Variables and functions an expression is evaluated with."""
+
+    def __init__(self, variables: Mapping[str, Any], functions: Mapping[str, Callable[..., Any]] | None = None):
+        self.variables = variables
+        self.functions = {**BUILTINS, **(functions or {})}
+
+    def lookup(self, name: str) -> Any:
+        return self.variables.get(name)
+
+    def call(self, name: str, args: Sequence[Any]) -> Any:
+        fn = self.functions.get(name)
+        if fn is None:
+            raise FeelEvaluationError(f"unknown function {name}()")
+        return fn(*args)
+
+
+# --------------------------------------------------------------------------- unary tests
+
+class UnaryTest:
+    """One positive test of a unary-tests cell; ``test`` gives True, False or None."""
+
+    def test(self, value: Any, env: Env) -> bool | None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def endpoints(self) -> list[Node]:
+        return []
+
+
+@dataclass(frozen=True)
+class EqualsTest(UnaryTest):
+    endpoint: Node
+
+    def test(self, value: Any, env: Env) -> bool | None:
+        return feel_equal(value, self.endpoint.evaluate(env))
+
+    def endpoints(self) -> list[Node]:
+        return [self.endpoint]
+
+
+@dataclass(frozen=True)
+class CompareTest(UnaryTest):
+    op: str
+    endpoint: Node
+
+    def test(self, value: Any, env: Env) -> bool | None:
+        return _compare_op(self.op, value, self.endpoint.evaluate(env))
+
+    def endpoints(self) -> list[Node]:
+        return [self.endpoint]
+
+
+@dataclass(frozen=True)
+class IntervalTest(UnaryTest):
+    low: Node
+    high: Node
+    low_closed: bool
+    high_closed: bool
+
+    def test(self, value: Any, env: Env) -> bool | None:
+        lo = _compare_op(">=" if self.low_closed else ">", value, self.low.evaluate(env))
+        hi = _compare_op("<=" if self.high_closed else "<", value, self.high.evaluate(env))
+        if lo is None or hi is None:
+            return None
+        return lo and hi
+
+    def endpoints(self) -> list[Node]:
+        return [self.low, self.high]
+
+
+@dataclass(frozen=True)
+class UnaryTests:
+    """A whole input entry: any (``-``), a disjunction of tests, or its negation."""
+
+    text: str
+    tests: tuple[UnaryTest, ...]  # empty tuple with negated=False means "any"
+    negated: bool = False
+
+    @property
+    def is_any(self) -> bool:
+        return not self.tests and not self.negated
+
+    def matches(self, value: Any, env: Env) -> bool:
+        if self.is_any:
+            return True
+        result: bool | None = False
+        for t in self.tests:
+            r = t.test(value, env)
+            if r is True:
+                result = True
+                break
+            if r is None:
+                result = None
+        if self.negated:
+            return result is False
+        return result is True
+
+    def endpoints(self) -> list[Node]:
+        return [e for t in self.tests for e in t.endpoints()]
+
+    def literal_values(self) -> list[Any]:
+        """The values of a plain list of literals (e.g. output values), else raise."""
+        values = []
+        for t in self.tests:
+            if self.negated or not isinstance(t, EqualsTest) or not isinstance(t.endpoint, Literal):
+                raise FeelSyntaxError(f"{self.text!r} must be a list of literal values")
+            values.append(t.endpoint.value)
+        return values
+
+
+# --------------------------------------------------------------------------- parser
+
+class _Parser:
+    def __init__(self, text: str, known_names: Iterable[str]):
+        self.text = text
+        self.tokens = tokenize(text, known_names)
+        self.i = 0
+
+    @property
+    def tok(self) -> Token:
+        return self.tokens[self.i]
+
+    def at(self, kind: str, text: str | None = None) -> bool:
+        t = self.tok
+        return t.kind == kind and (text is None or t.text == text)
+
+    def take(self, kind: str, text: str | None = None) -> Token:
+        if not self.at(kind, text):
+            want = text or kind
+            got = self.tok.text or "the end"
+            raise FeelSyntaxError(f"expected {want!r} at position {self.tok.pos + 1}, found {got!r}")
+        t = self.tok
+        self.i += 1
+        return t
+
+    def done(self) -> None:
+        if not self.at("end"):
+            raise FeelSyntaxError(f"unexpected {self.tok.text!r} at position {self.tok.pos + 1}")
+
+    # simple values: literals, date("..."), names and paths, negative numbers
+    def simple_value(self) -> Node:
+        t = self.tok
+        if t.kind == "op" and t.text == "-" and self.tokens[self.i + 1].kind == "num":
+            self.i += 2
+            return Literal(-self.tokens[self.i - 1].value)
+        if t.kind == "num":
+            self.i += 1
+            return Literal(t.value)
+        if t.kind == "str":
+            self.i += 1
+            return Literal(t.value)
+        if t.kind == "name":
+            if t.text in ("true", "false"):
+                self.i += 1
+                return Literal(t.text == "true")
+            if t.text == "null":
+                self.i += 1
+                return Literal(None)
+            if t.text == "date" and self.tokens[self.i + 1].text == "(":
+                self.i += 2
+                s = self.take("str")
+                self.take("op", ")")
+                value = _date(s.value)
+                if value is None:
+                    raise FeelSyntaxError(f"date({s.text}) is not a valid date: write date(\"YYYY-MM-DD\")")
+                return Literal(value)
+            if t.text == "not":
+                raise FeelSyntaxError(f"not(...) must enclose the whole cell (position {t.pos + 1})")
+            self.i += 1
+            node: Node = Name(t.text)
+            while self.at("op", "."):
+                self.i += 1
+                node = Path(node, self.take("name").text)
+            return node
+        raise FeelSyntaxError(f"expected a value at position {t.pos + 1}, found {t.text or 'the end'!r}")
+
+    def positive_test(self) -> UnaryTest:
+        t = self.tok
+        if t.kind == "op" and t.text in ("<", "<=", ">", ">="):
+            self.i += 1
+            return CompareTest(t.text, self.simple_value())
+        if t.kind == "op" and t.text in ("[", "]", "("):
+            self.i += 1
+            low = self.simple_value()
+            self.take("op", "..")
+            high = self.simple_value()
+            close = self.tok
+            if not (close.kind == "op" and close.text in ("]", "[", ")")):
+                raise FeelSyntaxError(f"an interval must end with ']', '[' or ')' at position {close.pos + 1}")
+            self.i += 1
+            return IntervalTest(low, high, t.text == "[", close.text == "]")
+        if t.kind == "op" and t.text in ("=", "!="):
+            raise FeelSyntaxError(f"'{t.text}' is not a FEEL unary test: write the value alone for equality")
+        return EqualsTest(self.simple_value())
+
+    def unary_tests(self) -> UnaryTests:
+        stripped = self.text.strip()
+        if stripped in ("", "-"):
+            return UnaryTests(stripped, ())
+        negated = False
+        if self.at("name", "not") and self.tokens[self.i + 1].text == "(":
+            self.i += 2
+            negated = True
+        tests = [self.positive_test()]
+        while self.at("op", ","):
+            self.i += 1
+            tests.append(self.positive_test())
+        if negated:
+            self.take("op", ")")
+        self.done()
+        return UnaryTests(stripped, tuple(tests), negated)
+
+    # expressions
+    def expression(self) -> Node:
+        left = self.additive()
+        if self.tok.kind == "op" and self.tok.text in ("=", "!=", "<", "<=", ">", ">="):
+            op = self.take("op").text
+            left = Binary(op, left, self.additive())
+        return left
+
+    def additive(self) -> Node:
+        node = self.multiplicative()
+        while self.tok.kind == "op" and self.tok.text in ("+", "-"):
+            op = self.take("op").text
+            node = Binary(op, node, self.multiplicative())
+        return node
+
+    def multiplicative(self) -> Node:
+        node = self.power()
+        while self.tok.kind == "op" and self.tok.text in ("*", "/"):
+            op = self.take("op").text
+            node = Binary(op, node, self.power())
+        return node
+
+    def power(self) -> Node:
+        node = self.unary()
+        while self.at("op", "**"):
+            self.i += 1
+            node = Binary("**", node, self.unary())
+        return node
+
+    def unary(self) -> Node:
+        if self.at("op", "-"):
+            self.i += 1
+            return Negate(self.unary())
+        return self.postfix()
+
+    def postfix(self) -> Node:
+        t = self.tok
+        if t.kind == "op" and t.text == "(":
+            self.i += 1
+            node = self.expression()
+            self.take("op", ")")
+        elif t.kind == "name" and self.tokens[self.i + 1].text == "(" and t.text not in ("true", "false", "null"):
+            if t.text == "date" and self.tokens[self.i + 2].kind == "str":
+                node = self.simple_value()
+            else:
+                self.i += 2
+                args: list[Node] = []
+                if not self.at("op", ")"):
+                    args.append(self.expression())
+                    while self.at("op", ","):
+                        self.i += 1
+                        args.append(self.expression())
+                self.take("op", ")")
+                node = Call(t.text, tuple(args))
+        elif t.kind == "name" and t.text in ("not", "if", "for", "some", "every", "function", "and", "or",
+                                              "in", "instance", "between", "satisfies", "then", "else", "return"):
+            raise FeelSyntaxError(f"'{t.text}' is outside the supported FEEL subset (position {t.pos + 1})")
+        else:
+            node = self.simple_value()
+        while self.at("op", "."):
+            self.i += 1
+            node = Path(node, self.take("name").text)
+        return node
+
+
+def parse_unary_tests(text: str | None, known_names: Iterable[str] = ()) -> UnaryTests:
+    """Parse an input entry (unary tests); raise FeelSyntaxError outside the subset."""
+    return _Parser(text or "", known_names).unary_tests()
+
+
+def parse_expression(text: str | None, known_names: Iterable[str] = ()) -> Node | None:
+    """Parse an expression; None for an empty text (a null output)."""
+    if text is None or not text.strip():
+        return None
+    p = _Parser(text, known_names)
+    node = p.expression()
+    p.done()
+    return node
