@@ -48,6 +48,14 @@ class Catalog:
         return evaluate(self.find(ref), inputs)
 
 
+def _display(path: Path) -> str:
+    """A path as people read it: relative to the working folder when it lies inside it."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
 def load_catalog(paths: Iterable[str | Path], *, check_schema: bool = True) -> Catalog:
     """Load every DMN file given, or found in the folders given; report all problems at once."""
     files: list[Path] = []
@@ -57,7 +65,7 @@ def load_catalog(paths: Iterable[str | Path], *, check_schema: bool = True) -> C
     ids: dict[str, str] = {}
     for f in files:
         try:
-            model = load_file(f, check_schema=check_schema)
+            model = load_file(f, check_schema=check_schema, display_name=_display(f))
         except DmnLoadError as exc:
             problems.extend(exc.problems)
             continue

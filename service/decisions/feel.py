@@ -536,7 +536,8 @@ class _Parser:
             self.i += 1
             return IntervalTest(low, high, t.text == "[", close.text == "]")
         if t.kind == "op" and t.text in ("=", "!="):
-            raise FeelSyntaxError(f"'{t.text}' is not a FEEL unary test: write the value alone for equality")
+            raise FeelSyntaxError(f"'{t.text}' is not a FEEL unary test: write the value alone for equality, "
+                                  f"or not(value) for inequality")
         return EqualsTest(self.simple_value())
 
     def unary_tests(self) -> UnaryTests:

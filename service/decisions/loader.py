@@ -337,6 +337,22 @@ class _ModelBuilder:
         return OutputClause(out.get("id") or f"output{i}", name, out.get("label"), type_ref, base, values,
                             values_text, default)
 
+    def _variables(self, inputs: list[InputClause]) -> set[str]:
+        """Names a cell may read: the table's input facts, input data and decisions of the file."""
+        names = set(self.model.input_data)
+        names |= {el.get("name") for el in _children(self.root, "decision") if el.get("name")}
+        for clause in inputs:
+            names |= clause.expression.names()
+        return names
+
+    def _check_names(self, nodes: list[Node], variables: set[str], where: str, text: str,
+                     el: etree._Element) -> None:
+        for node in nodes:
+            for name in sorted(node.names() - variables):
+                hint = (f"; FEEL writes {_PYTHONISMS[name]}" if name in _PYTHONISMS
+                        else "; quote a string value, or add an input column for the fact")
+                self.problem(where, f'"{text.strip()}": unknown name {name}{hint}', el)
+
     def _rule(self, el: etree._Element, row: int, where: str, inputs: list[InputClause],
               outputs: list[OutputClause], names: set[str]) -> Rule | None:
         rid = el.get("id") or f"row{row}"
@@ -351,6 +367,7 @@ class _ModelBuilder:
             ok = False
         if not ok:
             return None
+        variables = self._variables(inputs)
         tests: list[UnaryTests] = []
         for clause, cell in zip(inputs, in_els):
             text = _text(cell) or ""
@@ -360,6 +377,7 @@ class _ModelBuilder:
             except FeelSyntaxError as exc:
                 self.problem(cwhere, f'"{text.strip()}" is not a supported FEEL unary test: {exc}', cell)
                 continue
+            self._check_names(ut.endpoints(), variables, cwhere, text, cell)
             for ep in ut.endpoints():
                 if isinstance(ep, Literal) and not literal_fits(ep.value, clause.base_type):
                     self.problem(cwhere, f'"{text.strip()}": the value {_show_literal(ep.value)} does not fit '
@@ -381,6 +399,7 @@ class _ModelBuilder:
                 self.problem(cwhere, f'"{text}" is not a supported FEEL expression: {exc}', cell)
                 continue
             self._check_calls(expr, cwhere, cell)
+            self._check_names([expr] if expr is not None else [], variables, cwhere, text, cell)
             if isinstance(expr, Literal) and not literal_fits(expr.value, clause.base_type):
                 self.problem(cwhere, f'"{text}": the value does not fit the output\'s type {clause.type_ref}', cell)
             if clause.values and isinstance(expr, Literal) and expr.value is not None and expr.value not in clause.values:
@@ -392,6 +411,9 @@ class _ModelBuilder:
         annotation = " ".join(t.strip() for t in [_text(el, "description") or ""]
                               + [_text(a) or "" for a in _children(el, "annotationEntry")] if t.strip())
         return Rule(rid, row, tuple(tests), tuple(exprs), tuple(texts), annotation)
+
+
+_PYTHONISMS = {"True": "true", "False": "false", "None": "null"}
 
 
 class _EmptyEnv:

@@ -1,0 +1,37 @@
+"""The decision tables open and render in dmn-js, the viewer inside Camunda Modeler and bpmn.io."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from service.decisions import load_file
+
+PROCESSES = Path(__file__).resolve().parent.parent / "processes"
+HIT_POLICY_SHOWN = {"UNIQUE": "Unique", "COLLECT": "Collect", "FIRST": "First", "ANY": "Any"}
+
+
+@pytest.mark.parametrize("path", sorted(PROCESSES.glob("*.dmn")), ids=lambda p: p.stem)
+def test_table_renders_in_dmn_js_like_in_the_modeler(page, static_server, artifacts, path):
+    decision = next(iter(load_file(path).decisions.values()))
+    table = decision.table
+    page.goto(f"{static_server}/tests/browser/dmn-viewer.html")
+    result = page.evaluate("xml => window.renderDmn(xml)", path.read_text(encoding="utf-8"))
+    assert result["warnings"] == []
+    assert {"type": "drd", "id": f"Definitions_{decision.id}", "name": decision.name} in result["views"]
+    assert {"type": "decisionTable", "id": decision.id, "name": decision.name} in result["views"]
+
+    page.screenshot(path=str(artifacts / f"dmn-drd-{path.stem}.png"))
+    page.evaluate("id => window.openView('decisionTable', id)", decision.id)
+    rows = page.locator(".tjs-table tbody tr")
+    assert rows.count() == len(table.rules)
+    assert HIT_POLICY_SHOWN[table.hit_policy] in page.locator(".hit-policy").inner_text()
+    header = page.locator(".tjs-table thead").inner_text()
+    for clause in table.inputs:
+        assert clause.label in header
+    for out in table.outputs:
+        assert out.label in header
+    first_row = rows.nth(0).inner_text()
+    assert table.rules[0].annotation.split(" ")[0] in first_row  # the citation shows in the annotation column
+    page.screenshot(path=str(artifacts / f"dmn-table-{path.stem}.png"), full_page=True)
+    assert page.errors == []
