@@ -278,3 +278,48 @@ def test_files_that_are_not_dmn_are_rejected_with_a_message():
         load_bytes(b"<definitions", "x.dmn")
     with pytest.raises(DmnLoadError, match="not a DMN 1.1-1.5 file"):
         load_bytes(b'<definitions xmlns="http://www.omg.org/spec/BPMN/20100524/MODEL"/>', "x.bpmn")
+
+
+# --------------------------------------------------------------------------- decision requirements
+
+DRG = """<?xml version="1.0" encoding="UTF-8"?>
+<definitions xmlns="https://www.omg.org/spec/DMN/20191111/MODEL/" id="drg" name="drg" namespace="http://example.org/drg">
+  <decision id="band" name="band">
+    <variable name="band" typeRef="string"/>
+    <informationRequirement id="ir1"><requiredInput href="#score"/></informationRequirement>
+    <decisionTable id="band_table" hitPolicy="UNIQUE">
+      <input id="i1"><inputExpression id="ie1" typeRef="number"><text>score</text></inputExpression></input>
+      <output id="o1" name="band" typeRef="string"/>
+      <rule id="low"><inputEntry><text>&lt; 50</text></inputEntry><outputEntry><text>"low"</text></outputEntry></rule>
+      <rule id="high"><inputEntry><text>&gt;= 50</text></inputEntry><outputEntry><text>"high"</text></outputEntry></rule>
+    </decisionTable>
+  </decision>
+  <decision id="message" name="message">
+    <variable name="message" typeRef="string"/>
+    <informationRequirement id="ir2"><requiredDecision href="#band"/></informationRequirement>
+    <literalExpression id="le"><text>"score is " + band</text></literalExpression>
+  </decision>
+  <inputData id="score" name="score"><variable name="score" typeRef="number"/></inputData>
+</definitions>"""
+
+
+def test_a_required_decision_is_evaluated_first_and_traced():
+    model = load_bytes(DRG.encode(), "drg.dmn")
+    result = evaluate(model.decisions["message"], {"score": 70})
+    assert result.outputs == "score is high"
+    assert result.trace["inputs"] == {"band": "high"}
+    [sub] = result.trace["required"]
+    assert sub["decision"] == "band" and [m["id"] for m in sub["matched"]] == ["high"]
+
+
+def test_a_required_decision_given_as_input_is_not_re_evaluated():
+    model = load_bytes(DRG.encode(), "drg.dmn")
+    result = evaluate(model.decisions["message"], {"score": 70, "band": "given"})
+    assert result.outputs == "score is given" and "required" not in result.trace
+
+
+def test_input_data_types_are_enforced_for_literal_expressions():
+    model = load_bytes(DRG.encode(), "drg.dmn")
+    with pytest.raises(DecisionInputError) as err:
+        evaluate(model.decisions["message"], {"score": "70"})
+    assert err.value.errors == {"score": 'expected number (数字), got the string "70"'}

@@ -39,7 +39,8 @@ def evaluate(decision: Decision, inputs: Mapping[str, Any]) -> Evaluation:
     try:
         if isinstance(decision.logic, LiteralExpression):
             outputs = decision.logic.expression.evaluate(env)
-            trace = _trace(decision, {}, [], outputs)
+            read = {name: to_json(variables.get(name)) for name in sorted(decision.logic.expression.names())}
+            trace = _trace(decision, read, [], outputs)
         else:
             outputs, trace = _evaluate_table(decision, decision.logic, env)
     except FeelEvaluationError as exc:
@@ -75,14 +76,15 @@ def _prepare_inputs(decision: Decision, inputs: Mapping[str, Any]) -> tuple[dict
     for name in needed_inputs(decision):
         if name not in inputs:
             label = declared.get(name, (None, None))[1]
-            errors[name] = "missing input" + (f" ({label})" if label else "")
+            errors[name] = "missing input" + (f" ({label})" if label and label != name else "")
     for name, value in inputs.items():
-        type_ref, label = declared.get(name, (None, None))
-        where = f"{name}" + (f" ({label})" if label else "")
+        type_ref = declared.get(name, (None, None))[0]
         try:
-            variables[name] = model.types.coerce(value, type_ref, where) if type_ref else to_feel(value)
-        except (TypeMismatch, FeelEvaluationError) as exc:
-            errors[name] = str(exc).split(": ", 1)[-1] if str(exc).startswith(where) else str(exc)
+            variables[name] = model.types.coerce(value, type_ref, name) if type_ref else to_feel(value)
+        except TypeMismatch as exc:
+            errors[name] = exc.detail if exc.where == name else f"{exc.where}: {exc.detail}"
+        except FeelEvaluationError as exc:
+            errors[name] = str(exc)
     return variables, errors
 
 

@@ -10,11 +10,10 @@ import hashlib
 import importlib.util
 from functools import lru_cache
 from pathlib import Path
-from typing import Iterable
 
 from lxml import etree
 
-from .feel import BUILTINS, FeelSyntaxError, Literal, Node, UnaryTests, parse_expression, parse_unary_tests
+from .feel import BUILTINS, Env, FeelSyntaxError, Literal, Name, Node, UnaryTests, parse_expression, parse_unary_tests
 from .model import (AGGREGATIONS, HIT_POLICIES, Bkm, Decision, DecisionModel, DecisionTable, DmnLoadError,
                     InputClause, InputData, LiteralExpression, OutputClause, Problem, Rule)
 from .types import ItemDefinition, TypeSystem, literal_fits, normalize_type_ref
@@ -293,8 +292,8 @@ class _ModelBuilder:
             except FeelSyntaxError as exc:
                 self.problem(col, f'input expression "{text}": {exc}', expr_el)
         type_ref = _type_ref(expr_el)
-        if type_ref is None and len(expr.names()) == 1 and expr == _name_node(expr):
-            data = self.model.input_data.get(next(iter(expr.names())))
+        if type_ref is None and isinstance(expr, Name):
+            data = self.model.input_data.get(expr.name)
             type_ref = data.type_ref if data else None
         if not self.model.types.is_known(type_ref):
             self.problem(col, f"unknown typeRef '{type_ref}'", expr_el)
@@ -384,7 +383,7 @@ class _ModelBuilder:
                                          f"the column's type {clause.type_ref}", cell)
             if clause.allowed is not None:
                 for ep in ut.endpoints():
-                    if isinstance(ep, Literal) and ep.value is not None and not clause.allowed.matches(ep.value, _EMPTY):
+                    if isinstance(ep, Literal) and ep.value is not None and not clause.allowed.matches(ep.value, _NO_VARIABLES):
                         self.problem(cwhere, f'"{text.strip()}": {_show_literal(ep.value)} is not among the '
                                              f"input's allowed values {clause.allowed.text}", cell)
             tests.append(ut)
@@ -416,22 +415,7 @@ class _ModelBuilder:
 _PYTHONISMS = {"True": "true", "False": "false", "None": "null"}
 
 
-class _EmptyEnv:
-    variables: dict = {}
-
-    def lookup(self, name: str) -> None:
-        return None
-
-    def call(self, name: str, args: Iterable) -> None:
-        return None
-
-
-_EMPTY = _EmptyEnv()
-
-
-def _name_node(expr: Node) -> Node | None:
-    from .feel import Name
-    return expr if isinstance(expr, Name) else None
+_NO_VARIABLES = Env({})
 
 
 def _show_literal(value: object) -> str:

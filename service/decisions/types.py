@@ -37,7 +37,12 @@ TYPE_NAMES_ZH = {
 
 
 class TypeMismatch(ValueError):
-    """A value that does not conform to its declared type."""
+    """A value that does not conform to its declared type, at ``where`` (an input or a path in it)."""
+
+    def __init__(self, where: str, detail: str):
+        self.where = where
+        self.detail = detail
+        super().__init__(f"{where}: {detail}")
 
 
 def normalize_type_ref(type_ref: str | None) -> str | None:
@@ -100,12 +105,12 @@ class TypeSystem:
     def _coerce_item(self, value: Any, item: ItemDefinition, where: str) -> Any:
         if item.is_collection:
             if not isinstance(value, list):
-                raise TypeMismatch(f"{where}: expected a list ({item.name}), got {_show(value)}")
+                raise TypeMismatch(where, f"expected a list ({item.name}), got {_show(value)}")
             single = ItemDefinition(item.name, item.type_ref, item.allowed, item.components, False)
             return [self._coerce_item(v, single, f"{where}[{i}]") for i, v in enumerate(value)]
         if item.components:
             if not isinstance(value, dict):
-                raise TypeMismatch(f"{where}: expected an object ({item.name}) with "
+                raise TypeMismatch(where, f"expected an object ({item.name}) with "
                                    f"{', '.join(item.components)}, got {_show(value)}")
             out = {str(k): to_feel(v) for k, v in value.items()}
             for name, comp in item.components.items():
@@ -115,7 +120,7 @@ class TypeSystem:
         result = self.coerce(value, item.type_ref, where)
         if item.allowed is not None and result is not None:
             if not item.allowed.matches(result, Env({})):
-                raise TypeMismatch(f"{where}: {_show(value)} is not one of the allowed values {item.allowed.text}")
+                raise TypeMismatch(where, f"{_show(value)} is not one of the allowed values {item.allowed.text}")
         return result
 
 
@@ -158,7 +163,7 @@ def coerce_base(value: Any, base: str, where: str) -> Any:
                 pass
     elif base in ("context", "list"):
         return to_feel(value)
-    raise TypeMismatch(f"{where}: {expected}, got {_show(value)}")
+    raise TypeMismatch(where, f"{expected}, got {_show(value)}")
 
 
 def literal_fits(value: Any, base: str | None) -> bool:
