@@ -16,7 +16,7 @@ from lxml import etree
 from .feel import BUILTINS, Env, FeelSyntaxError, Literal, Name, Node, UnaryTests, parse_expression, parse_unary_tests
 from .model import (AGGREGATIONS, HIT_POLICIES, Bkm, Decision, DecisionModel, DecisionTable, DmnLoadError,
                     InputClause, InputData, LiteralExpression, OutputClause, Problem, Rule)
-from .types import ItemDefinition, TypeSystem, literal_fits, normalize_type_ref
+from .types import ItemDefinition, literal_fits
 
 DMN_NAMESPACES = {
     "http://www.omg.org/spec/DMN/20151101/dmn.xsd": "1.1",

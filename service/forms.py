@@ -1,0 +1,149 @@
+"""Task forms: one JSON Schema (draft 2020-12) per form key in ``forms/``.
+
+``FormLibrary.validate`` checks submitted data against a form and returns it, or raises
+:class:`FormErrors` with one message per field, in Chinese, that says what to fix.
+Fields a form does not define are refused, so no one can write case facts their form lacks.
+"""
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Mapping
+
+from jsonschema import Draft202012Validator, FormatChecker
+from jsonschema.exceptions import ValidationError
+
+SCHEMA_DRAFT = "https://json-schema.org/draft/2020-12/schema"
+TYPE_ZH = {"string": "文字", "integer": "整数", "number": "数字", "boolean": "是或否", "array": "列表",
+           "object": "对象", "null": "空"}
+
+
+class FormErrors(Exception):
+    """Data that does not fit its form: ``errors`` maps each field to a message."""
+
+    def __init__(self, form_key: str, errors: dict[str, str]):
+        self.form_key = form_key
+        self.errors = errors
+        super().__init__(f"form '{form_key}': " + "; ".join(f"{k}: {v}" for k, v in errors.items()))
+
+
+class UnknownForm(KeyError):
+    """No form with that key."""
+
+
+def field_path(error: ValidationError) -> str:
+    parts = []
+    for p in error.absolute_path:
+        parts.append(f"[{p}]" if isinstance(p, int) else (f".{p}" if parts else str(p)))
+    return "".join(parts)
+
+
+def message(error: ValidationError) -> tuple[str, str]:
+    """(field, Chinese message) for one validation error."""
+    path = field_path(error)
+    schema = error.schema if isinstance(error.schema, dict) else {}
+    v, value = error.validator, error.validator_value
+    if v == "required":
+        missing = [f for f in value if isinstance(error.instance, dict) and f not in error.instance]
+        name = missing[0] if missing else ""
+        return (f"{path}.{name}" if path else name), "必填项，请填写"
+    if v == "additionalProperties":
+        extra = sorted(set(error.instance) - set(schema.get("properties", {})))
+        name = extra[0] if extra else ""
+        return (f"{path}.{name}" if path else name), "表单中没有此字段"
+    custom = schema.get("x-message")
+    if custom:
+        return path, custom
+    if v == "type":
+        types = value if isinstance(value, list) else [value]
+        return path, "应为" + "或".join(TYPE_ZH.get(t, t) for t in types)
+    if v in ("enum", "const", "oneOf", "anyOf"):
+        return path, "请从给定的选项中选择"
+    if v == "minimum":
+        return path, f"不能小于 {value}"
+    if v == "maximum":
+        return path, f"不能大于 {value}"
+    if v == "exclusiveMinimum":
+        return path, f"应大于 {value}"
+    if v == "minLength":
+        return path, "不能为空" if value == 1 else f"至少 {value} 个字"
+    if v == "maxLength":
+        return path, f"最多 {value} 个字"
+    if v == "minItems":
+        return path, f"至少需要 {value} 项"
+    if v == "maxItems":
+        return path, f"最多 {value} 项"
+    if v == "uniqueItems":
+        return path, "不能有重复项"
+    if v == "format" and value == "date":
+        return path, "应为日期，格式 YYYY-MM-DD（如 2026-11-26）"
+    if v == "pattern":
+        return path, "格式不正确"
+    return path, error.message
+
+
+class FormLibrary:
+    """The forms of one deployment, read from a folder of ``<key>.json`` files."""
+
+    def __init__(self, folder: Path):
+        self.folder = Path(folder)
+
+    def keys(self) -> list[str]:
+        return sorted(p.stem for p in self.folder.glob("*.json"))
+
+    def schema(self, key: str) -> dict[str, Any]:
+        path = self.folder / f"{key}.json"
+        if not path.is_file():
+            raise UnknownForm(f"no form '{key}' in {self.folder}")
+        return _read(str(path), path.stat().st_mtime_ns)
+
+    def validate(self, key: str, data: Mapping[str, Any]) -> dict[str, Any]:
+        """Return the data if it fits the form; else raise FormErrors (first message per field)."""
+        if not isinstance(data, Mapping):
+            raise FormErrors(key, {"": "应为一个对象（字段名和值）"})
+        validator = _validator(key, self.schema(key))
+        errors: dict[str, str] = {}
+        for error in sorted(validator.iter_errors(dict(data)), key=lambda e: (len(e.absolute_path), e.path)):
+            name, text = message(error)
+            errors.setdefault(name, text)
+        if errors:
+            raise FormErrors(key, errors)
+        return dict(data)
+
+
+@lru_cache(maxsize=256)
+def _read(path: str, mtime: int) -> dict[str, Any]:
+    return json.loads(Path(path).read_text(encoding="utf-8"))
+
+
+_VALIDATORS: dict[tuple[str, int], Draft202012Validator] = {}
+
+
+def _validator(key: str, schema: dict[str, Any]) -> Draft202012Validator:
+    cache_key = (key, id(schema))
+    validator = _VALIDATORS.get(cache_key)
+    if validator is None:
+        validator = Draft202012Validator(schema, format_checker=FormatChecker())
+        _VALIDATORS[cache_key] = validator
+    return validator
+
+
+def check_schema(schema: dict[str, Any]) -> list[str]:
+    """Problems with a form file itself (used by `accountability validate`)."""
+    problems = []
+    if schema.get("$schema") != SCHEMA_DRAFT:
+        problems.append(f'"$schema" must be "{SCHEMA_DRAFT}"')
+    try:
+        Draft202012Validator.check_schema(schema)
+    except Exception as exc:  # jsonschema.SchemaError
+        problems.append(f"not a valid JSON Schema: {getattr(exc, 'message', exc)}")
+        return problems
+    if schema.get("type") != "object":
+        problems.append('a form must be an object schema ("type": "object")')
+    if not schema.get("title"):
+        problems.append("a form needs a title")
+    for name, prop in (schema.get("properties") or {}).items():
+        if not isinstance(prop, dict) or not prop.get("title"):
+            problems.append(f"field '{name}' needs a title (the label people see)")
+    return problems
