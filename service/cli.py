@@ -23,6 +23,17 @@ def processes_dir() -> Path:
     return Path(__file__).resolve().parent.parent / "processes"
 
 
+def forms_dir() -> Path:
+    """The deployed forms folder: $ACCOUNTABILITY_FORMS, ./forms, or the project's own."""
+    env = os.environ.get("ACCOUNTABILITY_FORMS")
+    if env:
+        return Path(env)
+    here = Path.cwd() / "forms"
+    if here.is_dir():
+        return here
+    return Path(__file__).resolve().parent.parent / "forms"
+
+
 def _catalog(file: str | None) -> Catalog:
     try:
         return load_catalog([file] if file else [processes_dir()])
@@ -98,6 +109,21 @@ def tables(file: str | None, as_json: bool) -> None:
         for o in r["outputs"]:
             extra = f"  values: {o['values']}" if o["values"] else ""
             click.echo(f"  out  {o['name']}: {o['type'] or 'any'}  {o['label'] or ''}{extra}")
+
+
+@main.command()
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+def validate(paths: tuple[Path, ...]) -> None:
+    """Check BPMN, DMN and form files (default: processes/ and forms/); exit 1 on any problem."""
+    from .validation import validate as run_validation
+
+    targets = list(paths) or [processes_dir(), forms_dir()]
+    problems, checked = run_validation(targets, default_processes=processes_dir(), default_forms=forms_dir())
+    for p in problems:
+        click.echo(str(p), err=True)
+    if problems:
+        raise click.ClickException(f"{len(problems)} problem(s) in {checked} file(s)")
+    click.echo(f"OK: {checked} files checked, no problems")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -41,7 +41,7 @@ def _globals() -> dict[str, Any]:
 SANDBOX_GLOBAL_NAMES = frozenset(_globals())
 
 
-def _no_while(source: str) -> None:
+def _forbidden_statements(source: str) -> None:
     try:
         tree = ast.parse(source)
     except SyntaxError:
@@ -49,11 +49,13 @@ def _no_while(source: str) -> None:
     for node in ast.walk(tree):
         if isinstance(node, ast.While):
             raise SandboxError(f"line {node.lineno}: while loops are not allowed in diagram scripts")
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            raise SandboxError(f"line {node.lineno}: imports are not allowed in diagram scripts")
 
 
 def compile_expression(expression: str):
     """Compile a condition or expression; raise SandboxError with the reasons."""
-    _no_while(expression)
+    _forbidden_statements(expression)
     result = compile_restricted_eval(expression.strip())
     if result.errors:
         raise SandboxError("; ".join(result.errors))
@@ -62,7 +64,7 @@ def compile_expression(expression: str):
 
 def compile_script(script: str):
     """Compile a script task's code; raise SandboxError with the reasons."""
-    _no_while(script)
+    _forbidden_statements(script)
     result = compile_restricted_exec(script)
     if result.errors:
         raise SandboxError("; ".join(result.errors))

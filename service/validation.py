@@ -1,0 +1,232 @@
+"""`accountability validate`: check BPMN, DMN and form files before they are deployed.
+
+Every problem names the file, the element and what to change. The checks are those that
+SpiffWorkflow leaves to run time (conditions, scripts, timers), plus the project's own rules:
+user tasks need a known role or an assignee and an existing form, gateways need conditions,
+business rule tasks need existing decisions whose inputs some form, script or system fact provides.
+"""
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from lxml import etree
+
+from . import sandbox
+from .decisions import Catalog, DmnLoadError, Problem, load_file, needed_inputs
+from .engine import INTAKE_FORM, ROLES, SYSTEM_FACTS, check_bpmn
+from .forms import check_schema
+
+BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
+CAMUNDA_NS = "http://camunda.org/schema/1.0/bpmn"
+NS = {"bpmn": BPMN_NS, "camunda": CAMUNDA_NS}
+_ISO_TIME = re.compile(r"^(R\d*/)?(P[0-9TWDHMSY.]+|\d{4}-\d{2}-\d{2}(T[0-9:.+\-Z]*)?)(/.*)?$")
+_DURATION = re.compile(r"^P(?:\d+W)?(?:\d+D)?(?:T(?:\d+H)?(?:\d+M)?(?:\d+S)?)?$")
+_ASSIGNEE = re.compile(r"^(\$\{\s*[A-Za-z_]\w*(\.[A-Za-z_]\w*)*\s*\}|[A-Za-z0-9_.-]+)$")
+
+
+@dataclass
+class FileSet:
+    bpmn: list[Path] = field(default_factory=list)
+    dmn: list[Path] = field(default_factory=list)
+    forms: list[Path] = field(default_factory=list)
+
+
+def collect(paths: list[Path]) -> FileSet:
+    files = FileSet()
+    for p in paths:
+        items = sorted(p.iterdir()) if p.is_dir() else [p]
+        for f in items:
+            if f.suffix == ".bpmn":
+                files.bpmn.append(f)
+            elif f.suffix == ".dmn":
+                files.dmn.append(f)
+            elif f.suffix == ".json":
+                files.forms.append(f)
+    return files
+
+
+def validate(paths: list[Path], *, default_processes: Path, default_forms: Path) -> tuple[list[Problem], int]:
+    """All problems in the given files or folders, and how many files were checked.
+
+    Checking diagrams needs the decisions and forms they refer to: when none are given, those of
+    the default folders are used.
+    """
+    files = collect(paths)
+    problems: list[Problem] = []
+    missing = [p for p in paths if not p.exists()]
+    problems += [Problem(str(p), "", "no such file or folder") for p in missing]
+    checked = len(files.bpmn) + len(files.dmn) + len(files.forms)
+
+    catalog = Catalog()
+    dmn_files = files.dmn or (sorted(default_processes.glob("*.dmn")) if files.bpmn else [])
+    for f in dmn_files:
+        try:
+            catalog.models.append(load_file(f))
+        except DmnLoadError as exc:
+            if f in files.dmn:
+                problems += exc.problems
+
+    forms: dict[str, dict] = {}
+    form_paths: dict[str, Path] = {}
+    form_files = files.forms or (sorted(default_forms.glob("*.json")) if files.bpmn else [])
+    for f in form_files:
+        try:
+            schema = json.loads(f.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            problems.append(Problem(str(f), "", f"not valid JSON: {exc}"))
+            continue
+        forms[f.stem] = schema
+        form_paths[f.stem] = f
+        if f in files.forms:
+            problems += [Problem(str(f), "", msg) for msg in check_schema(schema)]
+
+    if files.bpmn:
+        parsed = check_bpmn(files.bpmn)
+        problems += [Problem(file or "", element, message) for file, element, message in parsed]
+        if all(_well_formed(f) for f in files.bpmn):
+            problems += _check_diagrams(files, catalog, forms, form_paths)
+    return problems, checked
+
+
+def _check_diagrams(files: FileSet, catalog: Catalog, forms: dict[str, dict],
+                    form_paths: dict[str, Path]) -> list[Problem]:
+    problems: list[Problem] = []
+    trees = {f: etree.parse(str(f)) for f in files.bpmn}
+    process_ids = {p.get("id") for t in trees.values() for p in t.getroot().iterfind(f"{{{BPMN_NS}}}process")}
+    used_forms: set[str] = set()
+    provided = set(SYSTEM_FACTS)
+    for schema in forms.values():
+        provided |= set((schema.get("properties") or {}).keys())
+    decisions_used: list[tuple[Path, etree._Element, str]] = []
+
+    for f, tree in trees.items():
+        def add(el, message, f=f):
+            problems.append(Problem(str(f), el.get("id") or "", message, el.sourceline))
+
+        root = tree.getroot()
+        for task in root.iterfind(".//bpmn:userTask", NS):
+            key = task.get(f"{{{CAMUNDA_NS}}}formKey")
+            if not key:
+                add(task, "user task without camunda:formKey: name the form in forms/ that it shows")
+            elif key not in forms:
+                add(task, f"unknown form key '{key}': there is no forms/{key}.json")
+            else:
+                used_forms.add(key)
+            groups = [g.strip() for g in (task.get(f"{{{CAMUNDA_NS}}}candidateGroups") or "").split(",") if g.strip()]
+            assignee = task.get(f"{{{CAMUNDA_NS}}}assignee")
+            for g in groups:
+                if g not in ROLES:
+                    add(task, f"unknown role '{g}' in camunda:candidateGroups (roles: {', '.join(ROLES)})")
+            if not groups and not assignee:
+                add(task, "no one can work on this task: set camunda:candidateGroups "
+                          f"({' or '.join(ROLES)}) or camunda:assignee (e.g. ${{subject}})")
+            if assignee and not _ASSIGNEE.match(assignee.strip()):
+                add(task, f"camunda:assignee '{assignee}' must be a username or a variable like ${{subject}}")
+            due = task.get(f"{{{CAMUNDA_NS}}}dueDate")
+            if due and not _DURATION.match(due.strip()):
+                add(task, f"camunda:dueDate '{due}' must be an ISO-8601 duration from when the task opens, "
+                          f"e.g. P15D")
+            loop = task.find("bpmn:multiInstanceLoopCharacteristics", NS)
+            if loop is not None and loop.get(f"{{{CAMUNDA_NS}}}elementVariable"):
+                provided.add(loop.get(f"{{{CAMUNDA_NS}}}elementVariable"))
+
+        flows = {fl.get("id"): fl for fl in root.iterfind(".//bpmn:sequenceFlow", NS)}
+        for gw_tag in ("exclusiveGateway", "inclusiveGateway"):
+            for gw in root.iterfind(f".//bpmn:{gw_tag}", NS):
+                outgoing = [flows[o.text] for o in gw.iterfind("bpmn:outgoing", NS) if o.text in flows]
+                if len(outgoing) < 2:
+                    continue
+                default = gw.get("default")
+                for fl in outgoing:
+                    if fl.find("bpmn:conditionExpression", NS) is None and fl.get("id") != default:
+                        add(fl, f"flow out of gateway '{gw.get('name') or gw.get('id')}' has no condition and is "
+                                f"not the gateway's default: add a condition or make it the default flow")
+
+        for fl in flows.values():
+            cond = fl.find("bpmn:conditionExpression", NS)
+            if cond is not None:
+                _check_expression(add, fl, (cond.text or "").strip(), "condition")
+
+        for timer in root.iterfind(".//bpmn:timerEventDefinition", NS):
+            event = timer.getparent()
+            for kind in ("timeDuration", "timeDate", "timeCycle"):
+                el = timer.find(f"bpmn:{kind}", NS)
+                if el is None:
+                    continue
+                text = (el.text or "").strip()
+                if _ISO_TIME.match(text):
+                    add(event, f'unquoted timer value {text}: timer expressions are Python, write "{text}" '
+                               f"(in double quotes) or the name of a variable")
+                else:
+                    _check_expression(add, event, text, f"timer {kind}")
+
+        for task in root.iterfind(".//bpmn:scriptTask", NS):
+            script = task.find("bpmn:script", NS)
+            code = script.text if script is not None and script.text else ""
+            if not code.strip():
+                add(task, "script task without a script")
+                continue
+            try:
+                sandbox.compile_script(code)
+            except sandbox.SandboxError as exc:
+                add(task, f"the script does not compile in the sandbox: {exc}")
+            provided |= sandbox.assigned_names(code)
+
+        for task in root.iterfind(".//bpmn:businessRuleTask", NS):
+            ref = task.get(f"{{{CAMUNDA_NS}}}decisionRef")
+            result = task.get(f"{{{CAMUNDA_NS}}}resultVariable")
+            if result:
+                provided.add(result)
+            for prop in task.iterfind(".//camunda:property", NS):
+                if prop.get("name") == "elementVariable" and prop.get("value"):
+                    provided.add(prop.get("value"))
+            if ref:
+                decisions_used.append((f, task, ref))
+
+        for call in root.iterfind(".//bpmn:callActivity", NS):
+            called = call.get("calledElement")
+            if not called or called not in process_ids:
+                add(call, f"calls process '{called}', which none of the files defines "
+                          f"(known: {', '.join(sorted(process_ids))})")
+
+    known = {d.id for d in catalog.decisions}
+    for f, task, ref in decisions_used:
+        if ref not in known:
+            problems.append(Problem(str(f), task.get("id") or "", f"decision '{ref}' does not exist "
+                                    f"(known decisions: {', '.join(sorted(known)) or 'none'})", task.sourceline))
+            continue
+        for name in needed_inputs(catalog.find(ref)):
+            if name not in provided:
+                problems.append(Problem(str(f), task.get("id") or "",
+                                        f"decision '{ref}' reads '{name}', which no form, intake field, script or "
+                                        f"system fact provides", task.sourceline))
+
+    if forms and INTAKE_FORM not in forms:
+        problems.append(Problem("forms", "", f"there is no intake form ({INTAKE_FORM}.json)"))
+    for key in sorted(set(forms) - used_forms - {INTAKE_FORM}):
+        problems.append(Problem(str(form_paths[key]), "", f"no user task uses the form '{key}' (camunda:formKey)"))
+    return problems
+
+
+def _well_formed(path: Path) -> bool:
+    try:
+        etree.parse(str(path))
+        return True
+    except (OSError, etree.XMLSyntaxError):
+        return False
+
+
+def _check_expression(add, el, text: str, what: str) -> None:
+    if "${" in text or "#{" in text:
+        add(el, f"{what} '{text}' is a JUEL expression; diagram expressions are Python, e.g. register == True")
+        return
+    if not text:
+        add(el, f"empty {what}")
+        return
+    try:
+        sandbox.compile_expression(text)
+    except sandbox.SandboxError as exc:
+        add(el, f"{what} '{text}' does not compile in the sandbox: {exc}")
