@@ -86,15 +86,20 @@ def validate(paths: list[Path], *, default_processes: Path, default_forms: Path)
     if files.bpmn:
         parsed = check_bpmn(files.bpmn)
         problems += [Problem(file or "", element, message) for file, element, message in parsed]
-        if all(_well_formed(f) for f in files.bpmn):
-            problems += _check_diagrams(files, catalog, forms, form_paths)
+        given = {f.resolve() for f in files.bpmn}
+        context = [f for f in sorted(default_processes.glob("*.bpmn")) if f.resolve() not in given]
+        if all(_well_formed(f) for f in files.bpmn + context):
+            problems += _check_diagrams(files.bpmn, context, catalog, forms, form_paths,
+                                        report_unused_forms=bool(files.forms))
     return problems, checked
 
 
-def _check_diagrams(files: FileSet, catalog: Catalog, forms: dict[str, dict],
-                    form_paths: dict[str, Path]) -> list[Problem]:
+def _check_diagrams(checked: list[Path], context: list[Path], catalog: Catalog, forms: dict[str, dict],
+                    form_paths: dict[str, Path], *, report_unused_forms: bool) -> list[Problem]:
+    """Static checks of the diagrams in ``checked``; ``context`` diagrams (the rest of the deployment)
+    count for what variables and processes exist, but their own problems are not reported."""
     problems: list[Problem] = []
-    trees = {f: etree.parse(str(f)) for f in files.bpmn}
+    trees = {f: etree.parse(str(f)) for f in checked + context}
     process_ids = {p.get("id") for t in trees.values() for p in t.getroot().iterfind(f"{{{BPMN_NS}}}process")}
     used_forms: set[str] = set()
     provided = set(SYSTEM_FACTS)
@@ -104,7 +109,8 @@ def _check_diagrams(files: FileSet, catalog: Catalog, forms: dict[str, dict],
 
     for f, tree in trees.items():
         def add(el, message, f=f):
-            problems.append(Problem(str(f), el.get("id") or "", message, el.sourceline))
+            if f in checked:
+                problems.append(Problem(str(f), el.get("id") or "", message, el.sourceline))
 
         root = tree.getroot()
         for task in root.iterfind(".//bpmn:userTask", NS):
@@ -194,6 +200,8 @@ def _check_diagrams(files: FileSet, catalog: Catalog, forms: dict[str, dict],
 
     known = {d.id for d in catalog.decisions}
     for f, task, ref in decisions_used:
+        if f not in checked:
+            continue
         if ref not in known:
             problems.append(Problem(str(f), task.get("id") or "", f"decision '{ref}' does not exist "
                                     f"(known decisions: {', '.join(sorted(known)) or 'none'})", task.sourceline))
@@ -204,7 +212,9 @@ def _check_diagrams(files: FileSet, catalog: Catalog, forms: dict[str, dict],
                                         f"decision '{ref}' reads '{name}', which no form, intake field, script or "
                                         f"system fact provides", task.sourceline))
 
-    if forms and INTAKE_FORM not in forms:
+    if not report_unused_forms:
+        return problems
+    if INTAKE_FORM not in forms:
         problems.append(Problem("forms", "", f"there is no intake form ({INTAKE_FORM}.json)"))
     for key in sorted(set(forms) - used_forms - {INTAKE_FORM}):
         problems.append(Problem(str(form_paths[key]), "", f"no user task uses the form '{key}' (camunda:formKey)"))

@@ -1,4 +1,4 @@
-"""The decision tables open and render in dmn-js, the viewer inside Camunda Modeler and bpmn.io."""
+"""Tables and diagrams open and render in dmn-js and bpmn-js, the viewers inside Camunda Modeler and bpmn.io."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -34,4 +34,23 @@ def test_table_renders_in_dmn_js_like_in_the_modeler(page, static_server, artifa
     first_row = rows.nth(0).inner_text()
     assert table.rules[0].annotation.split(" ")[0] in first_row  # the citation shows in the annotation column
     page.screenshot(path=str(artifacts / f"dmn-table-{path.stem}.png"), full_page=True)
+    assert page.errors == []
+
+
+@pytest.mark.parametrize("path", sorted(PROCESSES.glob("*.bpmn")), ids=lambda p: p.stem)
+def test_diagram_renders_in_bpmn_js_with_every_element_drawn(page, static_server, artifacts, path):
+    from lxml import etree
+    root = etree.parse(str(path)).getroot()
+    ids = {el.get("id") for el in root.iter() if isinstance(el.tag, str) and el.get("id")
+           and etree.QName(el).localname in ("startEvent", "endEvent", "userTask", "scriptTask", "businessRuleTask",
+                                             "task", "exclusiveGateway", "boundaryEvent", "callActivity",
+                                             "sequenceFlow", "lane", "participant")}
+    page.goto(f"{static_server}/tests/browser/bpmn-viewer.html")
+    result = page.evaluate("xml => window.renderBpmn(xml)", path.read_text(encoding="utf-8"))
+    assert result["warnings"] == []
+    assert ids <= set(result["elements"]), sorted(ids - set(result["elements"]))
+    for name in ("立案审查", "陈述和申辩"):
+        if name in path.read_text(encoding="utf-8"):
+            assert page.get_by_text(name, exact=True).count() >= 1
+    page.screenshot(path=str(artifacts / f"bpmn-{path.stem}.png"))
     assert page.errors == []

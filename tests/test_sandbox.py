@@ -1,0 +1,80 @@
+"""Diagram code runs in a sandbox: no imports, no files, no dunder escapes, no unbounded loops."""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from service import sandbox
+from service.engine import EngineError, ProcessEngine
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.mark.parametrize("script,needle", [
+    ("import os", "imports are not allowed"),
+    ("from os import path", "imports are not allowed"),
+    ("x = __import__('os')", "invalid variable name"),
+    ("x = ().__class__.__base__.__subclasses__()", "invalid attribute name"),
+    ("while True:\n    pass", "while loops are not allowed"),
+    ("exec('x = 1')", "Exec calls are not allowed"),
+])
+def test_scripts_that_reach_outside_are_refused_before_they_run(script, needle):
+    with pytest.raises(sandbox.SandboxError, match=needle):
+        sandbox.execute(script, {})
+
+
+def test_a_script_cannot_open_files(tmp_path):
+    secret = tmp_path / "secret.txt"
+    secret.write_text("top secret")
+    with pytest.raises(NameError, match="open"):
+        sandbox.execute(f"x = open({str(secret)!r}).read()", {})
+    variables = {}
+    with pytest.raises(NameError):
+        sandbox.execute("x = globals()", variables)
+    assert "x" not in variables
+
+
+def test_ranges_are_limited():
+    with pytest.raises(ValueError, match="range"):
+        sandbox.execute("x = list(range(10 ** 9))", {})
+
+
+def test_ordinary_case_scripts_work():
+    data = {"ballots": [{"vote": "approve"}, {"vote": "revise"}, {"vote": "approve"}], "outcome": {"tier": 1}}
+    sandbox.execute('approvals = len([b for b in ballots if b.get("vote") == "approve"])\n'
+                    'o = dict(outcome)\no["tier"] = 2\nresolution = "approve" if approvals * 2 > len(ballots) else "x"',
+                    data)
+    assert data["approvals"] == 2 and data["resolution"] == "approve" and data["o"] == {"tier": 2}
+    assert data["outcome"] == {"tier": 1}
+    assert sandbox.evaluate('channel == "inspection" and len(grounds) > 0', {"channel": "inspection", "grounds": [1]})
+
+
+def test_a_diagram_script_that_opens_a_file_fails_the_step_and_reads_nothing(tmp_path):
+    """Through the engine: a script task in a deployed diagram cannot read the server's files."""
+    processes, forms = tmp_path / "processes", tmp_path / "forms"
+    shutil.copytree(ROOT / "processes", processes)
+    shutil.copytree(ROOT / "forms", forms)
+    secret = tmp_path / "secret.txt"
+    secret.write_text("top secret")
+    bpmn = processes / "accountability_case.bpmn"
+    bpmn.write_text(bpmn.read_text(encoding="utf-8").replace(
+        "aggravated = len(aggravation_result) &gt; 0", f"aggravated = open({str(secret)!r}).read()"), encoding="utf-8")
+    engine = ProcessEngine(processes, forms)
+    case = engine.start({"channel": "inspection", "subject": "zhang_wei", "unit": "一科", "grounds": [7],
+                         "summary": "s", "act_date": "2026-01-05"}, {"leading_group_members": ["a"],
+                                                                     "errors_this_year": 1})
+    for name, data in [("Task_register", {"register": True, "grounds": [7]}),
+                       ("Task_investigate", {"facts_found": "f", "evidence": ["e"], "investigators": ["a", "b"],
+                                             "act_date": "2026-01-05"}),
+                       ("Task_statement", {"statement_waived": True})]:
+        task = next(t for t in engine.open_tasks(case) if t.name == name)
+        engine.complete(case, task.id, data)
+    task = next(t for t in engine.open_tasks(case) if t.name == "Task_conclude")
+    with pytest.raises(EngineError, match="open"):
+        engine.complete(case, task.id, {"conclusion": "c", "exemption_ground": None, "handler_fault": 1,
+                                        "reviewer_missed": False, "approver_fault": False, "corruption": False,
+                                        "lost_lawsuit": False, "concealed": False, "severity": "minor"})
+    assert "top secret" not in engine.serialize(case)
+    assert [t.name for t in engine.open_tasks(case)] == ["Task_conclude"]
