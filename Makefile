@@ -18,6 +18,7 @@ test: system-deps install
 	$(BIN)/pytest
 
 run: install
+	$(BIN)/accountability validate
 	$(BIN)/accountability tables
 	@echo
 	@echo '# try a decision of the deployed tables, e.g.:'
