@@ -12,26 +12,22 @@ import click
 from .decisions import Catalog, DecisionError, DmnLoadError, load_catalog, needed_inputs
 
 
+def _deployed_dir(name: str, env: str) -> Path:
+    """A deployed folder: $<env>, else ./<name> when it exists, else the project's own."""
+    if os.environ.get(env):
+        return Path(os.environ[env])
+    here = Path.cwd() / name
+    return here if here.is_dir() else Path(__file__).resolve().parent.parent / name
+
+
 def processes_dir() -> Path:
-    """The deployed process folder: $ACCOUNTABILITY_PROCESSES, ./processes, or the project's own."""
-    env = os.environ.get("ACCOUNTABILITY_PROCESSES")
-    if env:
-        return Path(env)
-    here = Path.cwd() / "processes"
-    if here.is_dir():
-        return here
-    return Path(__file__).resolve().parent.parent / "processes"
+    """The deployed BPMN and DMN files ($ACCOUNTABILITY_PROCESSES, ./processes or the project's)."""
+    return _deployed_dir("processes", "ACCOUNTABILITY_PROCESSES")
 
 
 def forms_dir() -> Path:
-    """The deployed forms folder: $ACCOUNTABILITY_FORMS, ./forms, or the project's own."""
-    env = os.environ.get("ACCOUNTABILITY_FORMS")
-    if env:
-        return Path(env)
-    here = Path.cwd() / "forms"
-    if here.is_dir():
-        return here
-    return Path(__file__).resolve().parent.parent / "forms"
+    """The deployed form schemas ($ACCOUNTABILITY_FORMS, ./forms or the project's)."""
+    return _deployed_dir("forms", "ACCOUNTABILITY_FORMS")
 
 
 def _catalog(file: str | None) -> Catalog:

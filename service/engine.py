@@ -20,10 +20,11 @@ What SpiffWorkflow 3.2 does not do for Camunda files is done here:
 from __future__ import annotations
 
 import datetime as dt
+from contextlib import contextmanager
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Iterator, Mapping
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.bpmn.parser.BpmnParser import BpmnValidator
@@ -40,7 +41,7 @@ from SpiffWorkflow.camunda.parser import CamundaParser
 from SpiffWorkflow.camunda.parser.task_spec import CamundaTaskParser, UserTaskParser
 from SpiffWorkflow.camunda.serializer import DEFAULT_CONFIG as CAMUNDA_CONFIG
 from SpiffWorkflow.camunda.specs.user_task import UserTask
-from SpiffWorkflow.exceptions import SpiffWorkflowException, WorkflowException
+from SpiffWorkflow.exceptions import WorkflowException
 from SpiffWorkflow.util.task import TaskState
 
 from . import sandbox
@@ -369,10 +370,10 @@ class ProcessEngine:
         task = self._ready_task(case, task_id)
         form_key = (getattr(task.task_spec, "extensions", {}) or {}).get("formKey")
         clean = self.forms.validate(form_key, data) if form_key else {}
-        snapshot = self.serializer.serialize_json(case._wf)
+        system = self._facts(facts)
         before = self._trace_count(case)
-        try:
-            task.data.update(self._facts(facts))
+        with self._atomic(case):
+            task.data.update(system)
             target = self._element_variable(task)
             if target:
                 task.data[target] = {**(task.data.get(target) or {}), **clean}
@@ -380,9 +381,6 @@ class ProcessEngine:
                 task.data.update(clean)
             task.run()
             self._advance(case)
-        except (SpiffWorkflowException, DecisionError, sandbox.SandboxError, ValueError, TypeError, KeyError) as exc:
-            case._wf = self._load(snapshot)
-            raise EngineError(str(exc)) from exc
         return StepResult(traces=case.decision_traces()[before:])
 
     def pending_timers(self, case: Case) -> list[PendingTimer]:
@@ -403,9 +401,8 @@ class ProcessEngine:
         due = [t for t in self.pending_timers(case) if t.due <= now]
         if not due:
             return StepResult()
-        snapshot = self.serializer.serialize_json(case._wf)
         before = self._trace_count(case)
-        try:
+        with self._atomic(case):
             for timer in due:
                 task = case._wf.get_task_from_id(_uuid(timer.task_id))
                 # the timer is due by the caller's clock: move its due time to the past so it fires now
@@ -413,9 +410,6 @@ class ProcessEngine:
                                                      - dt.timedelta(seconds=1)).isoformat()
             case._wf.refresh_timers()
             self._advance(case)
-        except (SpiffWorkflowException, DecisionError, sandbox.SandboxError, ValueError, TypeError, KeyError) as exc:
-            case._wf = self._load(snapshot)
-            raise EngineError(str(exc)) from exc
         return StepResult(traces=case.decision_traces()[before:], fired=[t.name for t in due])
 
     # ---------------------------------------------------------------- persistence
@@ -432,6 +426,18 @@ class ProcessEngine:
         return workflow
 
     # ---------------------------------------------------------------- helpers
+
+    @contextmanager
+    def _atomic(self, case: Case) -> Iterator[None]:
+        """Run a step; if anything fails, put the case back exactly as it was and raise EngineError."""
+        snapshot = self.serializer.serialize_json(case._wf)
+        try:
+            yield
+        except Exception as exc:
+            case._wf = self._load(snapshot)
+            if isinstance(exc, EngineError):
+                raise
+            raise EngineError(_first_line(exc)) from exc
 
     def _advance(self, case: Case) -> None:
         case._wf.do_engine_steps()

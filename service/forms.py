@@ -93,16 +93,13 @@ class FormLibrary:
         return sorted(p.stem for p in self.folder.glob("*.json"))
 
     def schema(self, key: str) -> dict[str, Any]:
-        path = self.folder / f"{key}.json"
-        if not path.is_file():
-            raise UnknownForm(f"no form '{key}' in {self.folder}")
-        return _read(str(path), path.stat().st_mtime_ns)
+        return self._load(key)[0]
 
     def validate(self, key: str, data: Mapping[str, Any]) -> dict[str, Any]:
         """Return the data if it fits the form; else raise FormErrors (first message per field)."""
         if not isinstance(data, Mapping):
             raise FormErrors(key, {"": "应为一个对象（字段名和值）"})
-        validator = _validator(key, self.schema(key))
+        validator = self._load(key)[1]
         errors: dict[str, str] = {}
         for error in sorted(validator.iter_errors(dict(data)), key=lambda e: (len(e.absolute_path), e.path)):
             name, text = message(error)
@@ -111,22 +108,18 @@ class FormLibrary:
             raise FormErrors(key, errors)
         return dict(data)
 
+    def _load(self, key: str) -> tuple[dict[str, Any], Draft202012Validator]:
+        path = self.folder / f"{key}.json"
+        if not path.is_file():
+            raise UnknownForm(f"no form '{key}' in {self.folder}")
+        return _read(str(path), path.stat().st_mtime_ns)
+
 
 @lru_cache(maxsize=256)
-def _read(path: str, mtime: int) -> dict[str, Any]:
-    return json.loads(Path(path).read_text(encoding="utf-8"))
-
-
-_VALIDATORS: dict[tuple[str, int], Draft202012Validator] = {}
-
-
-def _validator(key: str, schema: dict[str, Any]) -> Draft202012Validator:
-    cache_key = (key, id(schema))
-    validator = _VALIDATORS.get(cache_key)
-    if validator is None:
-        validator = Draft202012Validator(schema, format_checker=FormatChecker())
-        _VALIDATORS[cache_key] = validator
-    return validator
+def _read(path: str, mtime: int) -> tuple[dict[str, Any], Draft202012Validator]:
+    """A form file and its validator, cached until the file changes."""
+    schema = json.loads(Path(path).read_text(encoding="utf-8"))
+    return schema, Draft202012Validator(schema, format_checker=FormatChecker())
 
 
 def check_schema(schema: dict[str, Any]) -> list[str]:
