@@ -20,6 +20,8 @@ What SpiffWorkflow 3.2 does not do for Camunda files is done here:
 from __future__ import annotations
 
 import datetime as dt
+import io
+import json
 from contextlib import contextmanager
 import re
 from dataclasses import dataclass, field
@@ -45,7 +47,8 @@ from SpiffWorkflow.exceptions import WorkflowException
 from SpiffWorkflow.util.task import TaskState
 
 from . import sandbox
-from .decisions import Catalog, DecisionError, load_catalog, needed_inputs
+from .bundle import Bundle
+from .decisions import Catalog, DecisionError, catalog_from_files, needed_inputs
 from .decisions.feel import to_json
 from .forms import FormErrors, FormLibrary
 
@@ -310,20 +313,28 @@ def _resolve(expression: str | None, data: Mapping[str, Any]) -> str | None:
 
 
 class ProcessEngine:
-    """One deployed set of process files: BPMN, DMN and forms."""
+    """One deployed set of process files (a :class:`Bundle`): BPMN, DMN and forms."""
 
-    def __init__(self, processes: Path, forms: Path, *, process_id: str = PROCESS_ID):
-        self.processes = Path(processes)
-        self.forms = FormLibrary(Path(forms))
-        self.catalog = load_catalog([self.processes])
+    def __init__(self, bundle: Bundle, *, process_id: str = PROCESS_ID):
+        self.bundle = bundle
+        self.forms = FormLibrary.from_files(bundle.forms)
+        self.catalog = catalog_from_files(bundle.dmn)
         parser = CaseParser(validator=BpmnValidator())
         try:
-            parser.add_bpmn_files(sorted(str(p) for p in self.processes.glob("*.bpmn")))
+            for name, data in bundle.bpmn.items():
+                parser.add_bpmn_io(io.BytesIO(data), name)
             self.spec = parser.get_spec(process_id)
             self.subprocess_specs = parser.get_subprocess_specs(process_id)
         except ValidationException as exc:
-            raise EngineError(f"{exc.file_name or ''} {exc.id or ''}: {exc}".strip()) from exc
+            raise EngineError(f"{exc.file_name or ''} {exc.id or ''}: {_first_line(exc)}".strip()) from exc
         self.serializer = _serializer()
+        blank = json.loads(self.serializer.serialize_json(BpmnWorkflow(self.spec, self.subprocess_specs)))
+        # the spec is stored once per deployment, not in every case's state
+        self._spec_json = json.dumps({"spec": blank["spec"], "subprocess_specs": blank["subprocess_specs"]})
+
+    @classmethod
+    def from_folders(cls, processes: Path, forms: Path, **kwargs) -> "ProcessEngine":
+        return cls(Bundle.from_folders(processes, forms), **kwargs)
 
     # ---------------------------------------------------------------- lifecycle
 
@@ -415,13 +426,21 @@ class ProcessEngine:
     # ---------------------------------------------------------------- persistence
 
     def serialize(self, case: Case) -> str:
-        return self.serializer.serialize_json(case._wf)
+        """The case's state as JSON, without the process spec (the deployment holds that once)."""
+        state = json.loads(self.serializer.serialize_json(case._wf))
+        state.pop("spec", None)
+        state.pop("subprocess_specs", None)
+        return json.dumps(state, ensure_ascii=False, separators=(",", ":"))
 
     def restore(self, state: str) -> Case:
         return Case(self._load(state))
 
     def _load(self, state: str) -> BpmnWorkflow:
-        workflow = self.serializer.deserialize_json(state)
+        dct = json.loads(state)
+        if "spec" not in dct:
+            dct.update(json.loads(self._spec_json))  # from_dict mutates its input: parse a fresh copy
+        self.serializer.migrate(dct)
+        workflow = self.serializer.from_dict(dct)
         workflow.script_engine = CaseScriptEngine(self.catalog)  # never serialized: re-attach the sandbox
         return workflow
 

@@ -7,7 +7,6 @@ Fields a form does not define are refused, so no one can write case facts their 
 from __future__ import annotations
 
 import json
-from functools import lru_cache
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -84,22 +83,32 @@ def message(error: ValidationError) -> tuple[str, str]:
 
 
 class FormLibrary:
-    """The forms of one deployment, read from a folder of ``<key>.json`` files."""
+    """The forms of one deployment: form key -> JSON Schema, each with its validator."""
 
-    def __init__(self, folder: Path):
-        self.folder = Path(folder)
+    def __init__(self, schemas: Mapping[str, dict[str, Any]]):
+        self._forms = {key: (schema, Draft202012Validator(schema, format_checker=FormatChecker()))
+                       for key, schema in schemas.items()}
+
+    @classmethod
+    def from_files(cls, files: Mapping[str, bytes]) -> "FormLibrary":
+        """From ``forms/<key>.json`` contents (as in a deployment bundle)."""
+        return cls({Path(name).stem: json.loads(data.decode("utf-8")) for name, data in files.items()})
+
+    @classmethod
+    def from_folder(cls, folder: Path) -> "FormLibrary":
+        return cls({p.stem: json.loads(p.read_text(encoding="utf-8")) for p in sorted(Path(folder).glob("*.json"))})
 
     def keys(self) -> list[str]:
-        return sorted(p.stem for p in self.folder.glob("*.json"))
+        return sorted(self._forms)
 
     def schema(self, key: str) -> dict[str, Any]:
-        return self._load(key)[0]
+        return self._get(key)[0]
 
     def validate(self, key: str, data: Mapping[str, Any]) -> dict[str, Any]:
         """Return the data if it fits the form; else raise FormErrors (first message per field)."""
         if not isinstance(data, Mapping):
             raise FormErrors(key, {"": "应为一个对象（字段名和值）"})
-        validator = self._load(key)[1]
+        validator = self._get(key)[1]
         errors: dict[str, str] = {}
         for error in sorted(validator.iter_errors(dict(data)), key=lambda e: (len(e.absolute_path), e.path)):
             name, text = message(error)
@@ -108,18 +117,10 @@ class FormLibrary:
             raise FormErrors(key, errors)
         return dict(data)
 
-    def _load(self, key: str) -> tuple[dict[str, Any], Draft202012Validator]:
-        path = self.folder / f"{key}.json"
-        if not path.is_file():
-            raise UnknownForm(f"no form '{key}' in {self.folder}")
-        return _read(str(path), path.stat().st_mtime_ns)
-
-
-@lru_cache(maxsize=256)
-def _read(path: str, mtime: int) -> tuple[dict[str, Any], Draft202012Validator]:
-    """A form file and its validator, cached until the file changes."""
-    schema = json.loads(Path(path).read_text(encoding="utf-8"))
-    return schema, Draft202012Validator(schema, format_checker=FormatChecker())
+    def _get(self, key: str) -> tuple[dict[str, Any], Draft202012Validator]:
+        if key not in self._forms:
+            raise UnknownForm(f"no form '{key}'")
+        return self._forms[key]
 
 
 def check_schema(schema: dict[str, Any]) -> list[str]:

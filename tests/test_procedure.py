@@ -21,7 +21,7 @@ CONCLUSION = {"conclusion": "查明：未按法定程序送达。", "exemption_g
 
 @pytest.fixture(scope="module")
 def engine() -> ProcessEngine:
-    return ProcessEngine(ROOT / "processes", ROOT / "forms")
+    return ProcessEngine.from_folders(ROOT / "processes", ROOT / "forms")
 
 
 class Run:

@@ -61,7 +61,7 @@ def test_a_diagram_script_that_opens_a_file_fails_the_step_and_reads_nothing(tmp
     bpmn = processes / "accountability_case.bpmn"
     bpmn.write_text(bpmn.read_text(encoding="utf-8").replace(
         "aggravated = len(aggravation_result) &gt; 0", f"aggravated = open({str(secret)!r}).read()"), encoding="utf-8")
-    engine = ProcessEngine(processes, forms)
+    engine = ProcessEngine.from_folders(processes, forms)
     case = engine.start({"channel": "inspection", "subject": "zhang_wei", "unit": "一科", "grounds": [7],
                          "summary": "s", "act_date": "2026-01-05"}, {"leading_group_members": ["a"],
                                                                      "errors_this_year": 1})

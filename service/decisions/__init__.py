@@ -15,7 +15,7 @@ from .model import (Decision, DecisionError, DecisionInputError, DecisionModel, 
                     HitPolicyViolation, Problem, UnknownDecision)
 
 __all__ = [
-    "Catalog", "Decision", "DecisionError", "DecisionInputError", "DecisionModel", "DecisionTable", "DmnLoadError",
+    "Catalog", "catalog_from_files", "Decision", "DecisionError", "DecisionInputError", "DecisionModel", "DecisionTable", "DmnLoadError",
     "Evaluation", "HitPolicyViolation", "Problem", "UnknownDecision", "evaluate", "load_bytes", "load_catalog",
     "load_file", "needed_inputs",
 ]
@@ -48,6 +48,26 @@ class Catalog:
         return evaluate(self.find(ref), inputs)
 
 
+def catalog_from_files(files: Mapping[str, bytes], *, check_schema: bool = True) -> Catalog:
+    """Load DMN files given as name -> content; report every problem of every file at once."""
+    catalog, problems = Catalog(), []
+    ids: dict[str, str] = {}
+    for name, data in files.items():
+        try:
+            model = load_bytes(data, name, check_schema=check_schema)
+        except DmnLoadError as exc:
+            problems.extend(exc.problems)
+            continue
+        for did in model.decisions:
+            if did in ids:
+                problems.append(Problem(name, f"decision '{did}'", f"the id is also used in {ids[did]}"))
+            ids[did] = name
+        catalog.models.append(model)
+    if problems:
+        raise DmnLoadError(problems)
+    return catalog
+
+
 def _display(path: Path) -> str:
     """A path as people read it: relative to the working folder when it lies inside it."""
     try:
@@ -58,22 +78,14 @@ def _display(path: Path) -> str:
 
 def load_catalog(paths: Iterable[str | Path], *, check_schema: bool = True) -> Catalog:
     """Load every DMN file given, or found in the folders given; report all problems at once."""
-    files: list[Path] = []
+    files: dict[str, bytes] = {}
+    problems: list[Problem] = []
     for p in map(Path, paths):
-        files.extend(sorted(p.glob("*.dmn")) if p.is_dir() else [p])
-    catalog, problems = Catalog(), []
-    ids: dict[str, str] = {}
-    for f in files:
-        try:
-            model = load_file(f, check_schema=check_schema, display_name=_display(f))
-        except DmnLoadError as exc:
-            problems.extend(exc.problems)
-            continue
-        for did in model.decisions:
-            if did in ids:
-                problems.append(Problem(str(f), f"decision '{did}'", f"the id is also used in {ids[did]}"))
-            ids[did] = str(f)
-        catalog.models.append(model)
+        for f in (sorted(p.glob("*.dmn")) if p.is_dir() else [p]):
+            try:
+                files[_display(f)] = f.read_bytes()
+            except OSError as exc:
+                problems.append(Problem(_display(f), "", f"cannot read the file: {exc.strerror}"))
     if problems:
         raise DmnLoadError(problems)
-    return catalog
+    return catalog_from_files(files, check_schema=check_schema)
