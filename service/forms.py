@@ -38,19 +38,25 @@ def field_path(error: ValidationError) -> str:
     return "".join(parts)
 
 
+def messages(error: ValidationError) -> list[tuple[str, str]]:
+    """(field, Chinese message) pairs for one validation error."""
+    path = field_path(error)
+    schema = error.schema if isinstance(error.schema, dict) else {}
+    v = error.validator
+    if v == "required":
+        missing = [f for f in error.validator_value if isinstance(error.instance, dict) and f not in error.instance]
+        return [(f"{path}.{name}" if path else name, "必填项，请填写") for name in missing]
+    if v == "additionalProperties":
+        extra = sorted(set(error.instance) - set(schema.get("properties", {})))
+        return [(f"{path}.{name}" if path else name, "表单中没有此字段") for name in extra]
+    return [message(error)]
+
+
 def message(error: ValidationError) -> tuple[str, str]:
-    """(field, Chinese message) for one validation error."""
+    """(field, Chinese message) for one validation error about a value."""
     path = field_path(error)
     schema = error.schema if isinstance(error.schema, dict) else {}
     v, value = error.validator, error.validator_value
-    if v == "required":
-        missing = [f for f in value if isinstance(error.instance, dict) and f not in error.instance]
-        name = missing[0] if missing else ""
-        return (f"{path}.{name}" if path else name), "必填项，请填写"
-    if v == "additionalProperties":
-        extra = sorted(set(error.instance) - set(schema.get("properties", {})))
-        name = extra[0] if extra else ""
-        return (f"{path}.{name}" if path else name), "表单中没有此字段"
     custom = schema.get("x-message")
     if custom:
         return path, custom
@@ -111,8 +117,8 @@ class FormLibrary:
         validator = self._get(key)[1]
         errors: dict[str, str] = {}
         for error in sorted(validator.iter_errors(dict(data)), key=lambda e: (len(e.absolute_path), e.path)):
-            name, text = message(error)
-            errors.setdefault(name, text)
+            for name, text in messages(error):
+                errors.setdefault(name, text)
         if errors:
             raise FormErrors(key, errors)
         return dict(data)

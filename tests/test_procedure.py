@@ -51,7 +51,8 @@ class Run:
 
     # the procedure, step by step
     def register(self, **extra):
-        self.do("Task_register", {"register": True, "grounds": self.data["grounds"], **extra})
+        self.do("Task_register", {"register": True, "grounds": self.data["grounds"], "subject": self.data["subject"],
+                                  "unit": self.data["unit"], **extra})
 
     def investigate(self):
         self.do("Task_investigate", {"facts_found": "调查认定的事实（证据1-3）", "evidence": ["证据1", "证据2"],
@@ -82,8 +83,10 @@ class Run:
 
 
 def start(engine, errors_this_year: int = 1, **intake) -> Run:
-    case = engine.start({**INTAKE, **intake}, {"errors_this_year": errors_this_year,
-                                               "leading_group_members": MEMBERS})
+    intake = {**INTAKE, **intake}
+    if intake["channel"] == "public_complaint":
+        intake.setdefault("officer", "执法一科张某")
+    case = engine.start(intake, {"errors_this_year": errors_this_year, "leading_group_members": MEMBERS})
     return Run(engine, case)
 
 
@@ -110,6 +113,22 @@ def test_intake_is_checked_against_its_form(engine):
         engine.start({**INTAKE, "channel": "rumour", "grounds": [21], "act_date": "3 March"}, {})
     assert set(err.value.errors) == {"channel", "grounds[0]", "act_date"}
     assert err.value.errors["act_date"].startswith("应为日期")
+
+
+def test_a_public_complaint_may_name_the_officer_in_words_and_the_office_identifies_them(engine):
+    intake = {"channel": "public_complaint", "officer": "城管执法队 穿制服的张姓队员", "summary": "暴力执法",
+              "act_date": "2026-05-01", "reporter": {"name": "王某"}}
+    case = engine.start(intake, {"leading_group_members": MEMBERS})
+    run = Run(engine, case)
+    with pytest.raises(FormErrors) as err:
+        run.do("Task_register", {"register": True, "grounds": [10]})
+    assert set(err.value.errors) == {"subject", "unit"}
+    run.do("Task_register", {"register": True, "grounds": [10], "subject": "zhang_wei", "unit": "城管执法队"})
+    run.investigate()
+    assert run.task("Task_statement").assignee == "zhang_wei"
+    with pytest.raises(FormErrors) as err:
+        engine.start({"channel": "inspection", "summary": "s", "act_date": "2026-05-01"}, {})
+    assert set(err.value.errors) == {"subject", "unit", "grounds"}
 
 
 def test_not_registered_closes_with_the_reason(engine):
@@ -141,7 +160,8 @@ def test_not_registering_needs_a_reason_and_a_rejected_form_changes_nothing(engi
 def test_fields_a_form_does_not_define_are_refused(engine):
     run = start(engine)
     with pytest.raises(FormErrors) as err:
-        run.do("Task_register", {"register": True, "grounds": [7], "outcome": {"exempt": True}})
+        run.do("Task_register", {"register": True, "grounds": [7], "subject": "zhang_wei", "unit": "一科",
+                                 "outcome": {"exempt": True}})
     assert err.value.errors == {"outcome": "表单中没有此字段"}
 
 
@@ -412,7 +432,7 @@ def test_a_task_that_is_no_longer_open_is_refused(engine):
     task = run.task("Task_register")
     run.register()
     with pytest.raises(TaskNotOpen):
-        engine.complete(run.case, task.id, {"register": True, "grounds": [7]})
+        engine.complete(run.case, task.id, {"register": True, "grounds": [7], "subject": "zhang_wei", "unit": "一科"})
     with pytest.raises(TaskNotOpen):
         engine.complete(run.case, "not-a-task-id", {})
 
@@ -420,4 +440,5 @@ def test_a_task_that_is_no_longer_open_is_refused(engine):
 def test_only_declared_system_facts_can_be_injected(engine):
     run = start(engine)
     with pytest.raises(EngineError, match="not system facts: outcome"):
-        run.do("Task_register", {"register": True, "grounds": [7]}, facts={"outcome": {}})
+        run.do("Task_register", {"register": True, "grounds": [7], "subject": "zhang_wei", "unit": "一科"},
+               facts={"outcome": {}})

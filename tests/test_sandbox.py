@@ -65,7 +65,7 @@ def test_a_diagram_script_that_opens_a_file_fails_the_step_and_reads_nothing(tmp
     case = engine.start({"channel": "inspection", "subject": "zhang_wei", "unit": "一科", "grounds": [7],
                          "summary": "s", "act_date": "2026-01-05"}, {"leading_group_members": ["a"],
                                                                      "errors_this_year": 1})
-    for name, data in [("Task_register", {"register": True, "grounds": [7]}),
+    for name, data in [("Task_register", {"register": True, "grounds": [7], "subject": "zhang_wei", "unit": "一科"}),
                        ("Task_investigate", {"facts_found": "f", "evidence": ["e"], "investigators": ["a", "b"],
                                              "act_date": "2026-01-05"}),
                        ("Task_statement", {"statement_waived": True})]:

@@ -1,0 +1,238 @@
+"""Queries and writes: the only code that talks SQL. Every method works inside the caller's session;
+the service layer owns the transaction."""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any, Iterable, Sequence
+
+from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy.orm import Session
+
+from .models import (Case, CaseState, DecisionRecord, Deployment, DeploymentFile, Disqualification, Event, Task,
+                     Timer, User, UserRole, utcnow)
+
+
+@dataclass(frozen=True)
+class Page:
+    items: list[Any]
+    total: int
+    page: int
+    per_page: int
+
+
+class Store:
+    def __init__(self, session: Session):
+        self.s = session
+
+    # ------------------------------------------------------------------ users
+    def user(self, username: str) -> User | None:
+        return self.s.scalar(select(User).where(User.username == username))
+
+    def add_user(self, username: str, *, display_name: str = "", unit: str | None = None,
+                 password_hash: str | None = None, roles: Iterable[str] = ()) -> User:
+        user = User(username=username, display_name=display_name or username, unit=unit,
+                    password_hash=password_hash, active=True)
+        user.role_rows = [UserRole(role=r) for r in sorted(set(roles))]
+        self.s.add(user)
+        self.s.flush()
+        return user
+
+    def set_roles(self, user: User, roles: Iterable[str]) -> None:
+        user.role_rows = [UserRole(role=r) for r in sorted(set(roles))]
+
+    def users(self) -> list[User]:
+        return list(self.s.scalars(select(User).order_by(User.username)))
+
+    def usernames_with_role(self, role: str) -> list[str]:
+        return list(self.s.scalars(select(User.username).join(UserRole).where(UserRole.role == role,
+                                                                              User.active.is_(True))
+                                   .order_by(User.username)))
+
+    # ------------------------------------------------------------------ deployments
+    def latest_deployment(self) -> Deployment | None:
+        return self.s.scalar(select(Deployment).order_by(Deployment.id.desc()).limit(1))
+
+    def deployment_by_hash(self, content_hash: str) -> Deployment | None:
+        return self.s.scalar(select(Deployment).where(Deployment.content_hash == content_hash))
+
+    def add_deployment(self, files: dict[str, bytes], content_hash: str, by: str | None) -> Deployment:
+        latest = self.latest_deployment()
+        deployment = Deployment(id=(latest.id + 1) if latest else 1, content_hash=content_hash, created_by=by)
+        self.s.add(deployment)
+        self.s.flush()
+        self.s.add_all(DeploymentFile(deployment_id=deployment.id, name=n, content=c) for n, c in files.items())
+        return deployment
+
+    def deployment_files(self, deployment_id: int) -> dict[str, bytes]:
+        rows = self.s.execute(select(DeploymentFile.name, DeploymentFile.content)
+                              .where(DeploymentFile.deployment_id == deployment_id))
+        return {name: bytes(content) for name, content in rows}
+
+    def deployments(self) -> list[Deployment]:
+        return list(self.s.scalars(select(Deployment).order_by(Deployment.id)))
+
+    def open_cases_per_deployment(self) -> dict[int, int]:
+        rows = self.s.execute(select(Case.deployment_id, func.count()).where(Case.status == "open")
+                              .group_by(Case.deployment_id))
+        return {d: n for d, n in rows}
+
+    # ------------------------------------------------------------------ cases
+    def add_case(self, case: Case, state: str) -> Case:
+        self.s.add(case)
+        self.s.flush()
+        self.s.add(CaseState(case_id=case.id, state=state))
+        return case
+
+    def case(self, case_id: int) -> Case | None:
+        return self.s.get(Case, case_id)
+
+    def case_by_receipt(self, code: str) -> Case | None:
+        return self.s.scalar(select(Case).where(Case.receipt_code == code))
+
+    def state(self, case_id: int) -> str:
+        return self.s.scalar(select(CaseState.state).where(CaseState.case_id == case_id))
+
+    def save_state(self, case_id: int, state: str) -> None:
+        self.s.execute(update(CaseState).where(CaseState.case_id == case_id).values(state=state))
+
+    def count_established(self, subject: str, year: int, exclude_case: int | None) -> int:
+        """Art. 11(3): the subject's established (and not revoked) errors of that calendar year."""
+        q = select(func.count()).select_from(Case).where(Case.subject == subject, Case.year == year,
+                                                          Case.established.is_(True))
+        if exclude_case is not None:
+            q = q.where(Case.id != exclude_case)
+        return self.s.scalar(q) or 0
+
+    def cases(self, *, filters: dict[str, Any], visible_to_subject: str | None, page: int, per_page: int,
+              search: str | None = None) -> Page:
+        q = select(Case)
+        conds = []
+        for key in ("status", "channel", "year", "unit", "subject"):
+            if filters.get(key) not in (None, ""):
+                conds.append(getattr(Case, key) == filters[key])
+        if visible_to_subject is not None:
+            conds.append(Case.subject == visible_to_subject)
+        if search:
+            like = f"%{search}%"
+            conds.append(or_(Case.summary.ilike(like), Case.subject.ilike(like), Case.unit.ilike(like)))
+        if conds:
+            q = q.where(and_(*conds))
+        total = self.s.scalar(select(func.count()).select_from(q.subquery())) or 0
+        items = list(self.s.scalars(q.order_by(Case.id.desc()).limit(per_page).offset((page - 1) * per_page)))
+        return Page(items, total, page, per_page)
+
+    # ------------------------------------------------------------------ task index
+    def task(self, task_id: str) -> Task | None:
+        return self.s.get(Task, task_id)
+
+    def case_tasks(self, case_id: int) -> list[Task]:
+        return list(self.s.scalars(select(Task).where(Task.case_id == case_id).order_by(Task.created_at, Task.id)))
+
+    def sync_tasks(self, case_id: int, open_now: Sequence[dict[str, Any]], completed: str | None,
+                   completed_by: str | None) -> tuple[list[Task], list[Task]]:
+        """Make the index match the workflow: add new open tasks, finish the ones that closed.
+
+        Returns (added, finished)."""
+        now = utcnow()
+        current = {t.id: t for t in self.s.scalars(select(Task).where(Task.case_id == case_id,
+                                                                         Task.state == "open"))}
+        wanted = {t["id"]: t for t in open_now}
+        finished = []
+        for tid, row in current.items():
+            if tid not in wanted:
+                row.state = "completed" if tid == completed else "cancelled"
+                row.finished_at = now
+                row.completed_by = completed_by if tid == completed else None
+                finished.append(row)
+        added = []
+        for tid, t in wanted.items():
+            if tid not in current:
+                row = Task(id=tid, case_id=case_id, name=t["name"], title=t["title"], role=t["role"],
+                           assignee=t["assignee"], form_key=t["form_key"], due=t["due"], state="open",
+                           created_at=now)
+                self.s.add(row)
+                added.append(row)
+        return added, finished
+
+    def claim(self, task_id: str, username: str) -> bool:
+        """Atomically claim an open, unclaimed task (or one the user already holds)."""
+        result = self.s.execute(update(Task).where(Task.id == task_id, Task.state == "open",
+                                                   or_(Task.claimed_by.is_(None), Task.claimed_by == username))
+                                .values(claimed_by=username))
+        return result.rowcount == 1
+
+    def release(self, task_id: str, username: str) -> bool:
+        result = self.s.execute(update(Task).where(Task.id == task_id, Task.state == "open",
+                                                   Task.claimed_by == username).values(claimed_by=None))
+        return result.rowcount == 1
+
+    def open_tasks_for(self, username: str, roles: set[str], *, filters: dict[str, Any], page: int,
+                       per_page: int, sort: str = "due") -> Page:
+        """The caller's open tasks: assigned to them, or unassigned in one of their roles. Index only."""
+        visible = or_(Task.assignee == username, and_(Task.assignee.is_(None), Task.role.in_(sorted(roles))))
+        q = select(Task, Case).join(Case, Case.id == Task.case_id).where(Task.state == "open", visible)
+        if filters.get("name"):
+            q = q.where(Task.name == filters["name"])
+        if filters.get("case_id"):
+            q = q.where(Task.case_id == filters["case_id"])
+        if filters.get("channel"):
+            q = q.where(Case.channel == filters["channel"])
+        if filters.get("role"):
+            q = q.where(Task.role == filters["role"])
+        if filters.get("overdue"):
+            q = q.where(Task.due < utcnow())
+        if filters.get("claimed") == "me":
+            q = q.where(Task.claimed_by == username)
+        elif filters.get("claimed") == "none":
+            q = q.where(Task.claimed_by.is_(None))
+        total = self.s.scalar(select(func.count()).select_from(q.subquery())) or 0
+        order = {"due": (Task.due.is_(None), Task.due, Task.created_at), "created": (Task.created_at,),
+                 "case": (Task.case_id.desc(), Task.created_at)}.get(sort, (Task.due.is_(None), Task.due))
+        rows = self.s.execute(q.order_by(*order, Task.id).limit(per_page).offset((page - 1) * per_page)).all()
+        return Page([(t, c) for t, c in rows], total, page, per_page)
+
+    # ------------------------------------------------------------------ timers
+    def replace_timers(self, case_id: int, timers: Sequence[tuple[str, str, dt.datetime]]) -> None:
+        self.s.execute(delete(Timer).where(Timer.case_id == case_id))
+        self.s.add_all(Timer(id=tid, case_id=case_id, name=name, due=due) for tid, name, due in timers)
+
+    def due_timer_cases(self, now: dt.datetime, limit: int) -> list[int]:
+        """Cases with a due timer, locked for this worker (FOR UPDATE SKIP LOCKED where supported)."""
+        q = (select(Timer.case_id).where(Timer.due <= now).order_by(Timer.due).limit(limit)
+             .with_for_update(skip_locked=True))
+        return list(dict.fromkeys(self.s.scalars(q)))
+
+    def next_timer(self) -> dt.datetime | None:
+        return self.s.scalar(select(func.min(Timer.due)))
+
+    # ------------------------------------------------------------------ log, decisions, Art. 15
+    def log(self, case_id: int | None, actor: str | None, kind: str, **detail: Any) -> None:
+        self.s.add(Event(case_id=case_id, actor=actor, kind=kind, detail=detail, at=utcnow()))
+
+    def events(self, case_id: int) -> list[Event]:
+        return list(self.s.scalars(select(Event).where(Event.case_id == case_id).order_by(Event.id)))
+
+    def add_decision_records(self, case_id: int, deployment_id: int, traces: Iterable[dict[str, Any]]) -> None:
+        for trace in traces:
+            self.s.add(DecisionRecord(case_id=case_id, deployment_id=deployment_id, decision=trace["decision"],
+                                      table_version=trace["version"], task=trace.get("task", ""), trace=trace,
+                                      at=utcnow()))
+
+    def decision_records(self, case_id: int) -> list[DecisionRecord]:
+        return list(self.s.scalars(select(DecisionRecord).where(DecisionRecord.case_id == case_id)
+                                   .order_by(DecisionRecord.id)))
+
+    def record_disqualification(self, case_id: int, year: int, persons: Iterable[str], units: Iterable[str]) -> None:
+        existing = set(self.s.execute(select(Disqualification.kind, Disqualification.name)
+                                      .where(Disqualification.case_id == case_id)).all())
+        for kind, names in (("person", persons), ("unit", units)):
+            for name in names:
+                if (kind, name) not in existing:
+                    self.s.add(Disqualification(case_id=case_id, year=year, kind=kind, name=name))
+
+    def disqualifications(self, year: int | None = None) -> list[Disqualification]:
+        q = select(Disqualification).order_by(Disqualification.year, Disqualification.kind, Disqualification.name)
+        if year is not None:
+            q = q.where(Disqualification.year == year)
+        return list(self.s.scalars(q))
