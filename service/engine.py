@@ -37,6 +37,7 @@ from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
 from SpiffWorkflow.bpmn.serializer.default.task_spec import BpmnTaskSpecConverter
 from SpiffWorkflow.bpmn.serializer.helpers.spec import TaskSpecConverter
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+from SpiffWorkflow.bpmn.specs.data_spec import TaskDataReference
 from SpiffWorkflow.bpmn.specs.mixins import BpmnSpecMixin
 from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import MultiInstanceTask
 from SpiffWorkflow.camunda.parser import CamundaParser
@@ -327,6 +328,8 @@ class ProcessEngine:
             self.subprocess_specs = parser.get_subprocess_specs(process_id)
         except ValidationException as exc:
             raise EngineError(f"{exc.file_name or ''} {exc.id or ''}: {_first_line(exc)}".strip()) from exc
+        for process in (self.spec, *self.subprocess_specs.values()):
+            _fix_camunda_multi_instance(process)
         self.serializer = _serializer()
         blank = json.loads(self.serializer.serialize_json(BpmnWorkflow(self.spec, self.subprocess_specs)))
         # the spec is stored once per deployment, not in every case's state
@@ -341,6 +344,8 @@ class ProcessEngine:
     def start(self, intake: Mapping[str, Any], facts: Mapping[str, Any] | None = None) -> Case:
         """Start a case with intake data (checked against the intake form) and system facts."""
         data = self.forms.validate(INTAKE_FORM, intake)
+        for key in self.forms.schema(INTAKE_FORM).get("properties", {}):
+            data.setdefault(key, None)  # every intake fact exists, known or not (e.g. `reporter is not None`)
         workflow = BpmnWorkflow(self.spec, self.subprocess_specs, script_engine=CaseScriptEngine(self.catalog))
         start = workflow.get_tasks(state=TaskState.READY)[0]
         start.data.update(data)
@@ -494,6 +499,18 @@ class ProcessEngine:
     @staticmethod
     def _trace_count(case: Case) -> int:
         return len(case.decision_traces())
+
+
+def _fix_camunda_multi_instance(process_spec) -> None:
+    """camunda:collection multi-instance tasks use one list as input and output. SpiffWorkflow 3.2 sets
+    that up by changing the task spec when the task starts, which a restored spec forgets, so a case
+    saved between two votes appended ballots instead of filling them in. Set it once, in the spec."""
+    for spec in process_spec.task_specs.values():
+        if (isinstance(spec, MultiInstanceTask) and getattr(spec, "cardinality", "x") is None
+                and spec.data_input is None and spec.data_output is not None):
+            spec.data_input = TaskDataReference(spec.data_output.bpmn_id)
+            if spec.output_item is not None:
+                spec.input_item = TaskDataReference(spec.output_item.bpmn_id)
 
 
 def check_bpmn(files: list[Path], dmn_ids: set[str] | None = None) -> list[tuple[str, str, str]]:

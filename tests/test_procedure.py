@@ -68,6 +68,7 @@ class Run:
         for member, vote in zip(MEMBERS, votes):
             data = {"vote": vote} if vote == "approve" else {"vote": vote, "opinion": "事实认定需补充"}
             self.do("Task_vote", data, assignee=member)
+            self.roundtrip()  # as the service does: each vote is saved and restored
 
     def serve(self):
         self.do("Task_serve", {"decision_number": "明执追〔2026〕7号", "served_on": "2026-11-20",

@@ -48,6 +48,7 @@ def upgrade() -> None:
     sa.Column('stage', sa.String(length=200), nullable=False),
     sa.Column('end_event', sa.String(length=100), nullable=True),
     sa.Column('outcome', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=True),
+    sa.Column('served_on', sa.String(length=10), nullable=True),
     sa.Column('established', sa.Boolean(), nullable=False),
     sa.Column('reporter', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=True),
     sa.Column('receipt_code', sa.String(length=16), nullable=True),

@@ -100,6 +100,7 @@ class Case(Base):
     stage: Mapped[str] = mapped_column(String(200), default="")  # titles of the steps it waits in
     end_event: Mapped[str | None] = mapped_column(String(100))
     outcome: Mapped[dict[str, Any] | None] = mapped_column()
+    served_on: Mapped[str | None] = mapped_column(String(10))  # the handling decision was served on this date
     established: Mapped[bool] = mapped_column(Boolean, default=False)  # liability established, not revoked
     reporter: Mapped[dict[str, Any] | None] = mapped_column()  # office only (Art. 5(12))
     receipt_code: Mapped[str | None] = mapped_column(String(16), unique=True)

@@ -1,0 +1,76 @@
+"""Deployed versions of the process files, and the engine of each (cached per process)."""
+from __future__ import annotations
+
+import tempfile
+import threading
+from pathlib import Path
+
+from .bundle import Bundle
+from .decisions import Problem
+from .engine import ProcessEngine
+from .errors import Invalid, NotFound
+from .store.db import Database
+from .store.repository import Store
+
+
+def check_bundle(bundle: Bundle) -> list[Problem]:
+    """Everything `accountability validate` checks, on a bundle's files."""
+    from .validation import validate
+
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        for name, data in bundle.files.items():
+            target = root / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(data)
+        (root / "processes").mkdir(exist_ok=True)
+        (root / "forms").mkdir(exist_ok=True)
+        problems, _ = validate([root / "processes", root / "forms"], default_processes=root / "processes",
+                               default_forms=root / "forms")
+    return [Problem(p.file.replace(str(root) + "/", ""), p.where, p.message, p.line) for p in problems]
+
+
+class Deployments:
+    """Numbered versions in the database; ``engine(version)`` builds (once) the engine that runs them."""
+
+    def __init__(self, db: Database):
+        self.db = db
+        self._engines: dict[int, ProcessEngine] = {}
+        self._lock = threading.Lock()
+
+    def deploy(self, bundle: Bundle, by: str | None = None) -> tuple[int, bool]:
+        """Validate, then store a new version unless identical files are deployed already.
+
+        Returns (version, created)."""
+        problems = check_bundle(bundle)
+        if problems:
+            raise Invalid("the process files have problems", {f"{p.file}:{p.where}": p.message for p in problems})
+        with self.db.session() as s, s.begin():
+            store = Store(s)
+            existing = store.deployment_by_hash(bundle.content_hash)
+            if existing is not None:
+                return existing.id, False
+            deployment = store.add_deployment(bundle.files, bundle.content_hash, by)
+            store.log(None, by, "deployed", version=deployment.id, files=sorted(bundle.files),
+                      hash=bundle.content_hash)
+            return deployment.id, True
+
+    def current(self) -> int:
+        with self.db.session() as s:
+            latest = Store(s).latest_deployment()
+        if latest is None:
+            raise NotFound("nothing is deployed yet: run `accountability init`")
+        return latest.id
+
+    def engine(self, version: int) -> ProcessEngine:
+        engine = self._engines.get(version)
+        if engine is not None:
+            return engine
+        with self._lock:
+            if version not in self._engines:
+                with self.db.session() as s:
+                    files = Store(s).deployment_files(version)
+                if not files:
+                    raise NotFound(f"deployment {version} does not exist")
+                self._engines[version] = ProcessEngine(Bundle(files))
+            return self._engines[version]
