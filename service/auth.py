@@ -38,3 +38,34 @@ def hash_password(password: str) -> str:
 
 def verify_password(password_hash: str | None, password: str) -> bool:
     return bool(password_hash) and check_password_hash(password_hash, password)
+
+
+class VerifiedCredentials:
+    """Remembers recently verified passwords (as keyed HMACs, never in clear) so that API clients
+    sending HTTP Basic on every request do not pay a full scrypt check each time."""
+
+    def __init__(self, ttl_seconds: float = 300.0):
+        import secrets
+        import threading
+        self._key = secrets.token_bytes(32)
+        self._ttl = ttl_seconds
+        self._seen: dict[str, tuple[bytes, str, float]] = {}
+        self._lock = threading.Lock()
+
+    def verify(self, username: str, password: str, password_hash: str | None) -> bool:
+        import hashlib
+        import hmac
+        import time
+        if not password_hash:
+            return False
+        digest = hmac.new(self._key, f"{username}\0{password}".encode(), hashlib.sha256).digest()
+        now = time.monotonic()
+        with self._lock:
+            hit = self._seen.get(username)
+        if hit and hit[1] == password_hash and hit[2] > now and hmac.compare_digest(hit[0], digest):
+            return True
+        if not verify_password(password_hash, password):
+            return False
+        with self._lock:
+            self._seen[username] = (digest, password_hash, now + self._ttl)
+        return True

@@ -122,5 +122,143 @@ def validate(paths: tuple[Path, ...]) -> None:
     click.echo(f"OK: {checked} files checked, no problems")
 
 
+# ====================================================================== the case service
+
+def _services():
+    from .web import build_services
+    return build_services(os.environ.get("DATABASE_URL"))
+
+
+@main.command()
+def init() -> None:
+    """Migrate the database ($DATABASE_URL, default instance/accountability.db) and deploy processes/."""
+    services = _services()
+    services.db.migrate()
+    _deploy(services, by="init")
+
+
+def _deploy(services, by: str) -> int:
+    from .bundle import Bundle
+    from .errors import Invalid
+
+    try:
+        version, created = services.deployments.deploy(Bundle.from_folders(processes_dir(), forms_dir()), by)
+    except Invalid as exc:
+        for where, message in exc.fields.items():
+            click.echo(f"{where}: {message}", err=True)
+        raise click.ClickException("not deployed: fix the problems above (see `accountability validate`)") from None
+    click.echo(f"deployed version {version}" if created else f"no changes: version {version} is current")
+    return version
+
+
+@main.command()
+def deploy() -> None:
+    """Validate processes/ and forms/, then deploy them as a new version if anything changed."""
+    _deploy(_services(), by="deploy")
+
+
+@main.group()
+def user() -> None:
+    """Manage users."""
+
+
+@user.command("add")
+@click.argument("name")
+@click.option("--role", "roles", multiple=True, type=click.Choice(["office", "leading_group", "admin", "reviewer"]),
+              help="May be given several times. Without a role: an ordinary officer (who can be a subject).")
+@click.option("--unit", help="The user's section or unit.")
+@click.option("--display-name", help="The name shown in pages.")
+@click.option("--password", help="Without it a password is generated and printed.")
+def user_add(name: str, roles: tuple[str, ...], unit: str | None, display_name: str | None,
+             password: str | None) -> None:
+    """Add user NAME."""
+    import re
+    import secrets
+
+    from .auth import hash_password
+    from .store.repository import Store
+
+    if not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", name):
+        raise click.BadParameter("use letters, digits, '_', '.' or '-' (at most 64)", param_hint="NAME")
+    generated = password is None
+    password = password or secrets.token_urlsafe(12)
+    services = _services()
+    with services.db.session() as s, s.begin():
+        store = Store(s)
+        if store.user(name) is not None:
+            raise click.ClickException(f"user {name} exists already")
+        store.add_user(name, display_name=display_name or name, unit=unit, password_hash=hash_password(password),
+                       roles=roles)
+        store.log(None, None, "user_added", username=name, roles=sorted(roles))
+    click.echo(f"added {name} ({', '.join(roles) or 'officer'})" + (f"; password: {password}" if generated else ""))
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--workers", default=8, show_default=True, type=int, help="Worker threads of the WSGI server.")
+@click.option("--timer-interval", default=30.0, show_default=True, type=float, help="Seconds between timer runs.")
+def serve(host: str, port: int, workers: int, timer_interval: float) -> None:
+    """Run the web app on waitress (a production WSGI server) with the timer loop beside it."""
+    import threading
+
+    from waitress import serve as waitress_serve
+
+    from .web import create_app
+
+    services = _services()
+    app = create_app(services=services)
+    stop = threading.Event()
+    threading.Thread(target=_timer_loop, args=(services, timer_interval, stop), daemon=True,
+                     name="timers").start()
+    click.echo(f"serving on http://{host}:{port}/  (API: /api/v1, OpenAPI: /api/v1/openapi.json)")
+    try:
+        waitress_serve(app, host=host, port=port, threads=workers, ident="accountability")
+    finally:
+        stop.set()
+
+
+def _timer_loop(services, interval: float, stop) -> None:
+    import logging
+    log = logging.getLogger("accountability.timers")
+    while not stop.is_set():
+        try:
+            fired = services.cases.fire_due_timers()
+            if fired:
+                log.info("fired %d timer(s)", fired)
+        except Exception:  # keep the loop alive; the failure is logged with its case
+            log.exception("timer run failed")
+        stop.wait(interval)
+
+
+@main.command()
+@click.option("--once", is_flag=True, help="Fire what is due now and exit.")
+@click.option("--interval", default=30.0, show_default=True, type=float)
+def timers(once: bool, interval: float) -> None:
+    """A worker that fires due timers. Several may run against PostgreSQL (FOR UPDATE SKIP LOCKED)."""
+    import threading
+
+    services = _services()
+    if once:
+        click.echo(f"fired {services.cases.fire_due_timers()} timer(s)")
+        return
+    _timer_loop(services, interval, threading.Event())
+
+
+@main.command()
+@click.option("--password", default="demo1234", show_default=True, help="Password of every demo account.")
+def demo(password: str) -> None:
+    """Create demo users and cases in several states (on an initialised database)."""
+    from .demo import load_demo
+
+    services = _services()
+    services.db.migrate()
+    _deploy(services, by="demo")
+    accounts = load_demo(services, password)
+    click.echo("demo accounts (password: %s):" % password)
+    for username, roles, note in accounts:
+        click.echo(f"  {username:<12} {roles:<24} {note}")
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -30,13 +30,17 @@ def check_bundle(bundle: Bundle) -> list[Problem]:
     return [Problem(p.file.replace(str(root) + "/", ""), p.where, p.message, p.line) for p in problems]
 
 
+_ENGINES_BY_HASH: dict[str, ProcessEngine] = {}  # the same files build the same engine, once per process
+_BUILD_LOCK = threading.Lock()
+
+
 class Deployments:
     """Numbered versions in the database; ``engine(version)`` builds (once) the engine that runs them."""
 
     def __init__(self, db: Database):
         self.db = db
         self._engines: dict[int, ProcessEngine] = {}
-        self._lock = threading.Lock()
+        self._lock = _BUILD_LOCK
 
     def deploy(self, bundle: Bundle, by: str | None = None) -> tuple[int, bool]:
         """Validate, then store a new version unless identical files are deployed already.
@@ -72,5 +76,8 @@ class Deployments:
                     files = Store(s).deployment_files(version)
                 if not files:
                     raise NotFound(f"deployment {version} does not exist")
-                self._engines[version] = ProcessEngine(Bundle(files))
+                bundle = Bundle(files)
+                if bundle.content_hash not in _ENGINES_BY_HASH:
+                    _ENGINES_BY_HASH[bundle.content_hash] = ProcessEngine(bundle)
+                self._engines[version] = _ENGINES_BY_HASH[bundle.content_hash]
             return self._engines[version]

@@ -1,0 +1,159 @@
+"""JSON API under /api/v1, with HTTP Basic credentials of a user. Thin: parse, call the service, answer."""
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, current_app, jsonify, request
+from sqlalchemy import select
+
+from ..auth import Principal, VerifiedCredentials
+from ..errors import Invalid, ServiceError, Unauthenticated
+from ..store.models import User
+from . import limiter, services
+from .openapi import OPENAPI
+
+api = Blueprint("api", __name__, url_prefix="/api/v1")
+_credentials = VerifiedCredentials()
+
+
+def authenticate() -> Principal:
+    auth = request.authorization
+    if auth is None or auth.type != "basic" or not auth.username:
+        raise Unauthenticated("log in with HTTP Basic credentials (username and password)")
+    with services().db.session() as s:
+        user = s.scalar(select(User).where(User.username == auth.username))
+        if user is None or not user.active or not _credentials.verify(user.username, auth.password or "",
+                                                                      user.password_hash):
+            raise Unauthenticated("wrong username or password")
+        return Principal(user.username, frozenset(user.roles), user.display_name, user.unit)
+
+
+def body() -> dict[str, Any]:
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        raise ServiceError("the request body must be a JSON object")
+    return data
+
+
+def int_arg(name: str, default: int | None = None, minimum: int = 1) -> int | None:
+    raw = request.args.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ServiceError(f"query parameter {name} must be a whole number", {name: "应为整数"}) from None
+    if value < minimum:
+        raise ServiceError(f"query parameter {name} must be at least {minimum}", {name: f"不能小于 {minimum}"})
+    return value
+
+
+def page_json(page) -> dict[str, Any]:
+    return {"items": page.items, "total": page.total, "page": page.page, "per_page": page.per_page}
+
+
+@api.get("/openapi.json")
+def openapi():
+    return jsonify(OPENAPI)
+
+
+@api.post("/cases")
+def start_case():
+    principal = authenticate()
+    result = services().cases.start_case(principal, body())
+    response = jsonify(result)
+    response.status_code = 201
+    response.headers["Location"] = f"/api/v1/cases/{result['id']}"
+    return response
+
+
+def _complaint_limit() -> str:
+    return current_app.config["COMPLAINT_RATE_LIMIT"]
+
+
+@api.post("/complaints")
+@limiter.limit(_complaint_limit)
+def complaint():
+    """The public channel: no login; the reporter's identity is stored for the office only."""
+    data = body()
+    allowed = {"officer", "unit", "summary", "act_date", "reporter", "grounds"}
+    unknown = sorted(set(data) - allowed)
+    if unknown:
+        raise Invalid("the complaint has errors", {k: "表单中没有此字段" for k in unknown})
+    result = services().cases.start_case(None, data)
+    return jsonify({"receipt_code": result["receipt_code"],
+                    "message": "举报已收到。请保存回执号，查询时提供。"}), 201
+
+
+@api.get("/tasks")
+def list_tasks():
+    principal = authenticate()
+    filters = {k: request.args.get(k) for k in ("name", "channel", "role", "claimed") if request.args.get(k)}
+    if request.args.get("case_id"):
+        filters["case_id"] = int_arg("case_id")
+    if request.args.get("overdue") in ("1", "true", "yes"):
+        filters["overdue"] = True
+    sort = request.args.get("sort", "due")
+    if sort not in ("due", "created", "case"):
+        raise ServiceError("sort must be due, created or case", {"sort": "请从 due、created、case 中选择"})
+    page = services().cases.list_tasks(principal, filters=filters, page=int_arg("page", 1),
+                                       per_page=int_arg("per_page", 50), sort=sort)
+    return jsonify(page_json(page))
+
+
+@api.get("/tasks/<task_id>")
+def get_task(task_id: str):
+    return jsonify(services().cases.get_task(authenticate(), task_id))
+
+
+@api.post("/tasks/<task_id>/claim")
+def claim(task_id: str):
+    return jsonify(services().cases.claim(authenticate(), task_id))
+
+
+@api.post("/tasks/<task_id>/release")
+def release(task_id: str):
+    return jsonify(services().cases.release(authenticate(), task_id))
+
+
+@api.post("/tasks/<task_id>/complete")
+def complete(task_id: str):
+    principal = authenticate()
+    payload = body()
+    data = payload.get("data")
+    if not isinstance(data, dict):
+        raise ServiceError('send {"data": {...}} with the form fields', {"data": "应为一个对象（字段名和值）"})
+    return jsonify(services().cases.complete(principal, task_id, data))
+
+
+@api.get("/cases/<int:case_id>")
+def get_case(case_id: int):
+    return jsonify(services().cases.get_case(authenticate(), case_id))
+
+
+@api.get("/cases")
+def list_cases():
+    principal = authenticate()
+    filters = {k: request.args.get(k) for k in ("status", "channel", "unit", "subject") if request.args.get(k)}
+    if request.args.get("year"):
+        filters["year"] = int_arg("year", minimum=1900)
+    page = services().cases.list_cases(principal, filters=filters, search=request.args.get("q") or None,
+                                       page=int_arg("page", 1), per_page=int_arg("per_page", 50))
+    return jsonify(page_json(page))
+
+
+@api.post("/decisions/<decision_id>/evaluate")
+def evaluate(decision_id: str):
+    principal = authenticate()
+    payload = body()
+    inputs = payload.get("inputs", payload)
+    if not isinstance(inputs, dict):
+        raise ServiceError('send {"inputs": {...}}', {"inputs": "应为一个对象（输入名和值）"})
+    return jsonify(services().cases.evaluate_decision(principal, decision_id, inputs))
+
+
+@api.get("/disqualifications")
+def disqualifications():
+    principal = authenticate()
+    year = int_arg("year", minimum=1900)
+    return jsonify({"items": services().cases.disqualifications(principal, year)})
