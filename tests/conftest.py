@@ -62,3 +62,38 @@ def artifacts() -> Path:
     """Where browser tests save screenshots (ignored by git)."""
     ARTIFACTS.mkdir(exist_ok=True)
     return ARTIFACTS
+
+
+# --------------------------------------------------------------------------- databases
+
+from tests.databases import PostgresTemplate, SqliteTemplate, postgres_admin_url  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def sqlite_template():
+    template = SqliteTemplate()
+    yield template
+    template.close()
+
+
+@pytest.fixture(scope="session")
+def postgresql_template():
+    url, server, why = postgres_admin_url()
+    if url is None:
+        if os.environ.get("REQUIRE_POSTGRES"):
+            pytest.fail(f"PostgreSQL is required here (REQUIRE_POSTGRES is set): {why}")
+        pytest.skip(why)
+    template = PostgresTemplate(url)
+    yield template
+    template.close()
+    if server is not None:
+        server.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request):
+    """A fresh, migrated and deployed database with the standard users, on SQLite and on PostgreSQL."""
+    template = request.getfixturevalue(f"{request.param}_template")
+    url = template.new()
+    yield url
+    template.drop(url)
