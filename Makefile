@@ -19,8 +19,6 @@ test: system-deps install
 
 run: install
 	$(BIN)/accountability validate
-	$(BIN)/accountability tables
-	@echo
-	@echo '# try a decision of the deployed tables, e.g.:'
-	@echo "$(BIN)/accountability decide sanction --input '{\"severity\": \"serious\", \"aggravated\": true}'"
-	$(BIN)/accountability decide sanction --input '{"severity": "serious", "aggravated": true}'
+	$(BIN)/accountability demo
+	@echo "API: http://127.0.0.1:8000/api/v1 (OpenAPI at /api/v1/openapi.json); HTTP Basic with a demo account above"
+	$(BIN)/accountability serve --host 127.0.0.1 --port 8000

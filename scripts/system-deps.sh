@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Debian packages the tests need: Chromium for the browser tests (Playwright cannot download
-# browsers here, so it drives Debian's) and CJK fonts so Chinese renders in screenshots.
+# browsers here, so it drives Debian's), CJK fonts so Chinese renders in screenshots, and the
+# PostgreSQL server binaries (the tests start a throwaway cluster when no TEST_DATABASE_URL is set).
 set -euo pipefail
 missing=()
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 fc-list :lang=zh 2>/dev/null | grep -q . || missing+=(fonts-noto-cjk)
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
 [ ${#missing[@]} -eq 0 ] && exit 0
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then
