@@ -376,9 +376,10 @@ class _WriteTransaction:
 
     def __enter__(self) -> Store:
         self.session = self.db.session()
-        if self.db.dialect == "sqlite":
+        if self.db.dialect == "sqlite":  # procuring the connection begins the transaction: BEGIN IMMEDIATE
             self.session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
-        self.session.begin() if not self.session.in_transaction() else None
+        else:
+            self.session.begin()
         return Store(self.session)
 
     def __exit__(self, exc_type, exc, tb) -> bool:

@@ -415,3 +415,28 @@ def test_due_timers_fire_once_even_with_several_workers(api, services):
     assert sorted(events) == sorted(cases)
     for case_id in cases:
         assert api.task("office_li", case_id, "Task_conclude")
+
+
+# --------------------------------------------------------------------------- cost shape
+
+def test_the_inbox_reads_only_the_task_index_and_completion_loads_one_case(api, monkeypatch):
+    from service.engine import ProcessEngine
+    cases = [api.start() for _ in range(3)]
+    calls = {"restore": 0, "serialize": 0}
+    real_restore, real_serialize = ProcessEngine.restore, ProcessEngine.serialize
+
+    def counting_restore(self, state):
+        calls["restore"] += 1
+        return real_restore(self, state)
+
+    def counting_serialize(self, case):
+        calls["serialize"] += 1
+        return real_serialize(self, case)
+    monkeypatch.setattr(ProcessEngine, "restore", counting_restore)
+    monkeypatch.setattr(ProcessEngine, "serialize", counting_serialize)
+    assert api.ok(api.get("office_li", "/tasks"))["total"] == 3
+    assert api.ok(api.get("office_li", "/cases"))["total"] == 3
+    assert calls == {"restore": 0, "serialize": 0}
+    api.complete("office_li", cases[0], "Task_register", {"register": True, "grounds": [7], "subject": "zhang_wei",
+                                                           "unit": "执法一科"})
+    assert calls == {"restore": 1, "serialize": 1}
