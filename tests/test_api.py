@@ -4,6 +4,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import json
+import random
 import threading
 from pathlib import Path
 from typing import Any
@@ -440,3 +441,17 @@ def test_the_inbox_reads_only_the_task_index_and_completion_loads_one_case(api, 
     api.complete("office_li", cases[0], "Task_register", {"register": True, "grounds": [7], "subject": "zhang_wei",
                                                            "unit": "执法一科"})
     assert calls == {"restore": 1, "serialize": 1}
+
+
+def test_public_complaints_are_rate_limited(services):
+    app = create_app(services=services, config={"TESTING": True, "COMPLAINT_RATE_LIMIT": "2 per minute"})
+    client = app.test_client()
+    body = {"officer": "某执法人员", "summary": "s", "act_date": "2026-03-02"}
+    ip, other_ip = (f"10.{random.randint(0, 255)}.{random.randint(0, 255)}.{n}" for n in (7, 8))
+    codes = [client.post("/api/v1/complaints", json=body, environ_base={"REMOTE_ADDR": ip}).status_code
+             for _ in range(3)]
+    assert codes == [201, 201, 429]
+    limited = client.post("/api/v1/complaints", json=body, environ_base={"REMOTE_ADDR": ip})
+    assert limited.is_json and limited.get_json()["error"] == "too_many_requests"
+    other = client.post("/api/v1/complaints", json=body, environ_base={"REMOTE_ADDR": other_ip})
+    assert other.status_code == 201
