@@ -147,6 +147,7 @@ class CaseService:
                 raise Invalid(f"the step could not be completed: {exc}", {"": str(exc)}) from None
             store.log(row.id, principal.username, "completed", task=task.name, title=task.title,
                       fields=sorted(data))
+            store.drop_drafts(task_id)
             store.add_decision_records(row.id, row.deployment_id, step.traces)
             for trace in step.traces:
                 store.log(row.id, None, "decision_evaluated", decision=trace["decision"], task=trace.get("task"),
@@ -238,6 +239,83 @@ class CaseService:
         with self.db.session() as s:
             return [{"year": d.year, "kind": d.kind, "name": d.name, "case_id": d.case_id}
                     for d in Store(s).disqualifications(year)]
+
+    # ================================================================== evidence, drafts, diagram
+
+    MAX_ATTACHMENT = 20 * 1024 * 1024
+
+    def add_attachment(self, principal: Principal, task_id: str, filename: str, content_type: str,
+                       content: bytes) -> dict[str, Any]:
+        """Attach an evidence file to the case of a task the caller may work on."""
+        if not content:
+            raise Invalid("the file is empty", {"evidence_files": "文件为空"})
+        if len(content) > self.MAX_ATTACHMENT:
+            raise Invalid("the file is too large", {"evidence_files": "单个文件不能超过 20 MB"})
+        name = "".join(ch for ch in filename.replace("\\", "/").split("/")[-1] if ch.isprintable())[:200] or "file"
+        with self._write() as store:
+            task, row = self._actionable_task(store, principal, task_id)
+            att = store.add_attachment(row.id, task_id, name, content_type or "application/octet-stream", content,
+                                       principal.username)
+            store.log(row.id, principal.username, "attached", file=name, size=len(content), task=task.name)
+            return {"id": att.id, "filename": name, "size": len(content)}
+
+    def attachment(self, principal: Principal, attachment_id: int) -> tuple[str, str, bytes]:
+        with self.db.session() as s:
+            store = Store(s)
+            att = store.attachment(attachment_id)
+            if att is None or not principal.is_staff:
+                raise NotFound(f"file {attachment_id} does not exist")
+            return att.filename, att.content_type, bytes(att.content)
+
+    def attachments(self, principal: Principal, case_id: int) -> list[dict[str, Any]]:
+        with self.db.session() as s:
+            store = Store(s)
+            row = store.case(case_id)
+            if row is None or not principal.is_staff:
+                return []
+            return [{"id": a.id, "filename": a.filename, "content_type": a.content_type, "size": a.size,
+                     "uploaded_by": a.uploaded_by, "at": _iso(a.at)} for a in store.attachments(case_id)]
+
+    def save_draft(self, principal: Principal, task_id: str, data: dict[str, Any]) -> None:
+        with self._write() as store:
+            self._actionable_task(store, principal, task_id)
+            store.save_draft(task_id, principal.username, data)
+
+    def draft(self, principal: Principal, task_id: str) -> dict[str, Any] | None:
+        with self.db.session() as s:
+            row = Store(s).draft(task_id, principal.username)
+            return dict(row.data) if row else None
+
+    def case_diagram(self, principal: Principal, case_id: int) -> dict[str, Any]:
+        """The case's diagram (of its own deployment version) with the steps done and the steps waiting."""
+        with self.db.session() as s:
+            store = Store(s)
+            row = store.case(case_id)
+            if row is None or not principal.is_staff:
+                raise NotFound(f"case {case_id} does not exist")
+            engine = self.deployments.engine(row.deployment_id)
+            wf = engine.restore(store.state(row.id))
+        main = next((data for name, data in engine.bundle.bpmn.items() if b'id="' + engine.spec.name.encode() + b'"'
+                     in data), next(iter(engine.bundle.bpmn.values())))
+        return {"xml": main.decode("utf-8"), "completed": sorted({h["name"] for h in wf.history()}),
+                "active": wf.active_elements(), "version": row.deployment_id}
+
+    def decision_tables(self, case_id: int) -> dict[str, Any]:
+        """The tables (rules, labels, annotations) of a case's deployment, for rendering its traces."""
+        with self.db.session() as s:
+            row = Store(s).case(case_id)
+        engine = self.deployments.engine(row.deployment_id)
+        tables = {}
+        for decision in engine.catalog.decisions:
+            t = decision.table
+            if t is None:
+                continue
+            tables[decision.id] = {
+                "name": decision.name, "hit_policy": t.hit_policy_label,
+                "inputs": [c.label or c.text for c in t.inputs], "outputs": [o.label or o.name for o in t.outputs],
+                "rules": [{"id": r.id, "row": r.row, "inputs": [u.text or "-" for u in r.inputs],
+                           "outputs": list(r.output_texts), "annotation": r.annotation} for r in t.rules]}
+        return tables
 
     # ================================================================== internals
 

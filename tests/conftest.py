@@ -48,7 +48,7 @@ def browser():
 
 @pytest.fixture
 def page(browser):
-    context = browser.new_context(viewport={"width": 1600, "height": 900}, locale="zh-CN")
+    context = browser.new_context(viewport={"width": 1600, "height": 900}, locale="zh-CN", bypass_csp=True)
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))

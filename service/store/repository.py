@@ -9,8 +9,8 @@ from typing import Any, Iterable, Sequence
 from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from .models import (Case, CaseState, DecisionRecord, Deployment, DeploymentFile, Disqualification, Event, Task,
-                     Timer, User, UserRole, utcnow)
+from .models import (Attachment, Case, CaseState, DecisionRecord, Deployment, DeploymentFile, Disqualification,
+                     Draft, Event, Task, Timer, User, UserRole, utcnow)
 
 
 @dataclass(frozen=True)
@@ -236,3 +236,34 @@ class Store:
         if year is not None:
             q = q.where(Disqualification.year == year)
         return list(self.s.scalars(q))
+
+    # ------------------------------------------------------------------ evidence and drafts
+    def add_attachment(self, case_id: int, task_id: str | None, filename: str, content_type: str, content: bytes,
+                       by: str) -> Attachment:
+        row = Attachment(case_id=case_id, task_id=task_id, filename=filename, content_type=content_type,
+                         size=len(content), content=content, uploaded_by=by, at=utcnow())
+        self.s.add(row)
+        self.s.flush()
+        return row
+
+    def attachment(self, attachment_id: int) -> Attachment | None:
+        return self.s.get(Attachment, attachment_id)
+
+    def attachments(self, case_id: int) -> list[Attachment]:
+        q = (select(Attachment.id, Attachment.filename, Attachment.content_type, Attachment.size,
+                    Attachment.uploaded_by, Attachment.at).where(Attachment.case_id == case_id)
+             .order_by(Attachment.id))
+        return list(self.s.execute(q).all())
+
+    def draft(self, task_id: str, username: str) -> Draft | None:
+        return self.s.get(Draft, (task_id, username))
+
+    def save_draft(self, task_id: str, username: str, data: dict[str, Any]) -> None:
+        row = self.s.get(Draft, (task_id, username))
+        if row is None:
+            self.s.add(Draft(task_id=task_id, username=username, data=data, saved_at=utcnow()))
+        else:
+            row.data, row.saved_at = data, utcnow()
+
+    def drop_drafts(self, task_id: str) -> None:
+        self.s.execute(delete(Draft).where(Draft.task_id == task_id))

@@ -3,17 +3,63 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from flask import Flask, jsonify, request
+import datetime as dt
+import os
+import secrets
+from pathlib import Path
+
+from flask import Flask, jsonify, render_template, request, send_from_directory, session
+from flask_babel import Babel
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
-from werkzeug.exceptions import HTTPException
+from flask_login import LoginManager, UserMixin
+from flask_wtf.csrf import CSRFError, CSRFProtect
+from werkzeug.exceptions import HTTPException, NotFound
 
 from ..cases import CaseService
 from ..deployments import Deployments
 from ..errors import ServiceError
 from ..store.db import Database
 
+from ..auth import Principal
+
 limiter = Limiter(key_func=get_remote_address, storage_uri="memory://", strategy="fixed-window")
+csrf = CSRFProtect()
+login_manager = LoginManager()
+babel = Babel()
+ROOT = Path(__file__).resolve().parent.parent.parent
+# the browser assets the pages use, served from node_modules (installed by `npm ci`)
+VENDOR = {
+    "bpmn-js/dist/bpmn-navigated-viewer.production.min.js", "bpmn-js/dist/assets/diagram-js.css",
+    "bpmn-js/dist/assets/bpmn-js.css", "bpmn-js/dist/assets/bpmn-font/css/bpmn.css",
+}
+VENDOR_DIRS = ("bpmn-js/dist/assets/bpmn-font/font/",)
+
+
+class WebUser(UserMixin):
+    """The logged-in person of a browser session."""
+
+    def __init__(self, principal: Principal):
+        self.principal = principal
+
+    def get_id(self) -> str:
+        return self.principal.username
+
+    @property
+    def username(self) -> str:
+        return self.principal.username
+
+
+def _secret_key() -> str:
+    """$SECRET_KEY, else one generated once and kept in instance/secret_key."""
+    if os.environ.get("SECRET_KEY"):
+        return os.environ["SECRET_KEY"]
+    path = Path.cwd() / "instance" / "secret_key"
+    if not path.exists():
+        path.parent.mkdir(exist_ok=True)
+        path.write_text(secrets.token_hex(32))
+        path.chmod(0o600)
+    return path.read_text().strip()
 
 
 @dataclass
@@ -31,17 +77,61 @@ def build_services(database_url: str | None = None) -> Services:
 
 def create_app(database_url: str | None = None, *, services: Services | None = None,
                config: dict | None = None) -> Flask:
-    app = Flask(__name__, template_folder="../../templates")
-    app.config.update(COMPLAINT_RATE_LIMIT="5 per minute;30 per day", JSON_SORT_KEYS=False)
+    app = Flask(__name__, template_folder=str(ROOT / "templates"), static_folder="static")
+    app.config.update(
+        COMPLAINT_RATE_LIMIT="5 per minute;30 per day", SECRET_KEY=_secret_key(),
+        SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax",
+        PERMANENT_SESSION_LIFETIME=dt.timedelta(minutes=30), SESSION_REFRESH_EACH_REQUEST=True,
+        WTF_CSRF_TIME_LIMIT=None, MAX_CONTENT_LENGTH=25 * 1024 * 1024,
+        BABEL_DEFAULT_LOCALE="zh_CN", BABEL_TRANSLATION_DIRECTORIES=str(ROOT / "translations"))
     app.config.update(config or {})
     app.json.ensure_ascii = False
     app.json.sort_keys = False
     services = services or build_services(database_url)
     app.extensions["accountability"] = services
     limiter.init_app(app)
+    csrf.init_app(app)
+    login_manager.init_app(app)
+    login_manager.login_view = "pages.login"
+    login_manager.login_message = None
+    from .i18n import compile_catalogs, select_locale
+    compile_catalogs(ROOT / "translations")
+    babel.init_app(app, locale_selector=select_locale)
+
+    @login_manager.user_loader
+    def load_user(username: str):
+        from sqlalchemy import select
+
+        from ..store.models import User
+        with services.db.session() as s:
+            user = s.scalar(select(User).where(User.username == username))
+            if user is None or not user.active:
+                return None
+            return WebUser(Principal(user.username, frozenset(user.roles), user.display_name, user.unit))
+
+    numerals = ["", "一", "二", "三", "四", "五", "六", "七", "八", "九", "十", "十一", "十二", "十三", "十四", "十五",
+                "十六", "十七", "十八", "十九", "二十"]
+    app.jinja_env.filters["cn"] = lambda n: numerals[n] if isinstance(n, int) and 0 < n < len(numerals) else n
+    app.jinja_env.filters["dict_without"] = lambda d, *keys: {k: v for k, v in d.items() if k not in keys}
+
+    @app.context_processor
+    def chrome():
+        from .i18n import current_language
+        return {"lang": current_language(), "languages": {"zh_CN": "中文", "en": "English"}}
+
+    @app.get("/vendor/<path:filename>")
+    def vendor(filename: str):
+        if filename not in VENDOR and not any(filename.startswith(d) for d in VENDOR_DIRS):
+            raise NotFound()
+        response = send_from_directory(ROOT / "node_modules", filename, max_age=86400)
+        response.headers["Cache-Control"] = "public, max-age=86400"
+        return response
 
     from .api import api
+    from .pages import pages
     app.register_blueprint(api)
+    csrf.exempt(api)  # the API authenticates every request with HTTP Basic: no cookies, no CSRF
+    app.register_blueprint(pages)
 
     @app.errorhandler(ServiceError)
     def service_error(exc: ServiceError):
@@ -54,27 +144,38 @@ def create_app(database_url: str | None = None, *, services: Services | None = N
             response.headers["WWW-Authenticate"] = 'Basic realm="accountability", charset="UTF-8"'
         return response
 
+    @app.errorhandler(CSRFError)
+    def csrf_error(exc: CSRFError):
+        return render_template("error.html", code=400, reason="csrf"), 400
+
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):
         if request.path.startswith("/api/"):
             response = jsonify({"error": exc.name.lower().replace(" ", "_"), "message": exc.description})
             response.status_code = exc.code or 500
             return response
-        return exc
+        return render_template("error.html", code=exc.code, reason=None), exc.code or 500
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception):  # never a stack trace to the client
         app.logger.exception("unexpected error")
         if isinstance(exc, HTTPException):
             return exc
-        return jsonify({"error": "internal", "message": "服务器内部错误，请稍后重试；问题已记录。"}), 500
+        if request.path.startswith("/api/"):
+            return jsonify({"error": "internal", "message": "服务器内部错误，请稍后重试；问题已记录。"}), 500
+        return render_template("error.html", code=500, reason=None), 500
 
     @app.after_request
     def security_headers(response):
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("X-Frame-Options", "DENY")
         response.headers.setdefault("Referrer-Policy", "same-origin")
-        response.headers.setdefault("Cache-Control", "no-store")
+        if not request.path.startswith(("/vendor/", "/static/")):
+            response.headers["Cache-Control"] = "no-store"
+        response.headers.setdefault(
+            "Content-Security-Policy",
+            "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; script-src 'self'; "
+            "font-src 'self' data:; object-src 'none'; base-uri 'self'; frame-ancestors 'none'; form-action 'self'")
         return response
 
     return app

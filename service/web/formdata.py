@@ -1,0 +1,199 @@
+"""Between a form's JSON Schema and an HTML form: fields to render, and submitted text to typed data.
+
+Everything typed is kept: on an error the page shows exactly what the person entered.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from werkzeug.datastructures import MultiDict
+
+NULL = "__null__"
+
+
+@dataclass
+class Field:
+    name: str
+    title: str
+    kind: str  # text, textarea, date, number, integer, boolean, select, radio, multi, lines, rows, object
+    required: bool
+    help: str = ""
+    options: list[tuple[str, str]] = field(default_factory=list)  # (value as text, label)
+    columns: list["Field"] = field(default_factory=list)  # for rows and objects
+    rows: int = 3
+
+
+def _options(schema: dict[str, Any]) -> list[tuple[str, str]] | None:
+    choices = schema.get("oneOf") or (schema.get("items") or {}).get("oneOf")
+    if not choices or not all("const" in c for c in choices):
+        return None
+    return [(NULL if c["const"] is None else json.dumps(c["const"], ensure_ascii=False).strip('"'),
+             c.get("title", str(c["const"]))) for c in choices]
+
+
+def fields_of(schema: dict[str, Any]) -> list[Field]:
+    """The fields of a form schema, in order, with the widget each needs."""
+    required = set(schema.get("required", []))
+    out = []
+    for name, prop in (schema.get("properties") or {}).items():
+        out.append(_field(name, prop, name in required))
+    return out
+
+
+def _field(name: str, prop: dict[str, Any], required: bool) -> Field:
+    title, help_text = prop.get("title", name), prop.get("description", "")
+    typ = prop.get("type")
+    options = _options(prop)
+    if typ == "array":
+        items = prop.get("items", {})
+        if options:
+            return Field(name, title, "multi", required, help_text, options)
+        if items.get("type") == "object":
+            cols = [_field(k, v, k in set(items.get("required", []))) for k, v in items.get("properties", {}).items()]
+            return Field(name, title, "rows", required, help_text, columns=cols)
+        return Field(name, title, "lines", required, help_text)
+    if typ == "object":
+        cols = [_field(k, v, k in set(prop.get("required", []))) for k, v in prop.get("properties", {}).items()]
+        return Field(name, title, "object", required, help_text, columns=cols)
+    if options:
+        kind = "radio" if len(options) <= 4 else "select"
+        return Field(name, title, kind, required, help_text, options)
+    if typ == "boolean":
+        return Field(name, title, "boolean", required, help_text, [("true", "是"), ("false", "否")])
+    if typ in ("integer", "number"):
+        return Field(name, title, typ, required, help_text)
+    if prop.get("format") == "date":
+        return Field(name, title, "date", required, help_text)
+    if prop.get("x-widget") == "textarea":
+        return Field(name, title, "textarea", required, help_text, rows=5)
+    return Field(name, title, "text", required, help_text)
+
+
+ROW_SLOTS = 4  # blank rows offered for a list of objects
+
+
+def raw_from_request(fields: list[Field], form: MultiDict) -> dict[str, Any]:
+    """What the person typed, as text, per field (for re-display)."""
+    raw: dict[str, Any] = {}
+    for f in fields:
+        if f.kind == "multi":
+            raw[f.name] = form.getlist(f.name)
+        elif f.kind == "rows":
+            raw[f.name] = [{c.name: form.get(f"{f.name}.{i}.{c.name}", "") for c in f.columns}
+                           for i in range(ROW_SLOTS)]
+        elif f.kind == "object":
+            raw[f.name] = {c.name: form.get(f"{f.name}.{c.name}", "") for c in f.columns}
+        else:
+            raw[f.name] = form.get(f.name, "")
+    return raw
+
+
+def raw_from_data(fields: list[Field], data: dict[str, Any]) -> dict[str, Any]:
+    """Stored values as the text a form shows."""
+    raw: dict[str, Any] = {}
+    for f in fields:
+        value = data.get(f.name)
+        if value is None:
+            raw[f.name] = NULL if f.name in data and f.kind in ("select", "radio") else (
+                [] if f.kind == "multi" else "")
+            if f.kind == "rows":
+                raw[f.name] = [{c.name: "" for c in f.columns} for _ in range(ROW_SLOTS)]
+            if f.kind == "object":
+                raw[f.name] = {c.name: "" for c in f.columns}
+            continue
+        if f.kind == "multi":
+            raw[f.name] = [str(v) for v in value]
+        elif f.kind == "lines":
+            raw[f.name] = "\n".join(str(v) for v in value)
+        elif f.kind == "rows":
+            rows = [{c.name: "" if r.get(c.name) is None else str(r.get(c.name)) for c in f.columns} for r in value]
+            raw[f.name] = (rows + [{c.name: "" for c in f.columns} for _ in range(ROW_SLOTS)])[:max(ROW_SLOTS,
+                                                                                                     len(rows))]
+        elif f.kind == "object":
+            raw[f.name] = {c.name: str(value.get(c.name) or "") for c in f.columns}
+        elif f.kind == "boolean":
+            raw[f.name] = "true" if value else "false"
+        else:
+            raw[f.name] = str(value)
+    return raw
+
+
+def _scalar(f: Field, text: str, errors: dict[str, str], key: str) -> Any:
+    text = text.strip()
+    if text == "":
+        return None
+    if f.kind in ("select", "radio"):
+        if text == NULL:
+            return None
+        for value, _ in f.options:
+            if value == text:
+                try:
+                    return json.loads(text)
+                except ValueError:
+                    return text
+        errors[key] = "请从给定的选项中选择"
+        return None
+    if f.kind == "boolean":
+        return {"true": True, "false": False}.get(text)
+    if f.kind == "integer":
+        try:
+            return int(text)
+        except ValueError:
+            errors[key] = "应为整数"
+            return None
+    if f.kind == "number":
+        try:
+            number = float(text)
+            return int(number) if number.is_integer() else number
+        except ValueError:
+            errors[key] = "应为数字"
+            return None
+    return text
+
+
+def typed(fields: list[Field], raw: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
+    """Typed data for the form's schema from what was typed; conversion problems per field.
+
+    Empty fields are left out, so the schema's `required` speaks for them."""
+    data: dict[str, Any] = {}
+    errors: dict[str, str] = {}
+    for f in fields:
+        value = raw.get(f.name)
+        if f.kind == "multi":
+            items = []
+            for text in value or []:
+                try:
+                    items.append(json.loads(text))
+                except ValueError:
+                    items.append(text)
+            if items:
+                data[f.name] = items
+        elif f.kind == "lines":
+            lines = [line.strip() for line in (value or "").splitlines() if line.strip()]
+            if lines:
+                data[f.name] = lines
+        elif f.kind == "rows":
+            rows = []
+            for i, row in enumerate(value or []):
+                if not any(str(v).strip() for v in row.values()):
+                    continue
+                rows.append({c.name: _scalar(c, row.get(c.name, ""), errors, f"{f.name}[{len(rows)}].{c.name}")
+                             for c in f.columns})
+                rows[-1] = {k: v for k, v in rows[-1].items() if v is not None}
+            data[f.name] = rows
+        elif f.kind == "object":
+            obj = {c.name: _scalar(c, (value or {}).get(c.name, ""), errors, f"{f.name}.{c.name}") for c in f.columns}
+            obj = {k: v for k, v in obj.items() if v is not None}
+            if obj:
+                data[f.name] = obj
+        else:
+            text = value or ""
+            if f.kind in ("select", "radio") and text == NULL:
+                data[f.name] = None
+                continue
+            result = _scalar(f, text, errors, f.name)
+            if result is not None:
+                data[f.name] = result
+    return data, errors

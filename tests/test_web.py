@@ -1,0 +1,328 @@
+"""The staff inbox in a real browser (Debian's Chromium driven by Playwright).
+
+A whole case from the public complaint page to its closing, done only through pages and clicks by the
+office, each leading-group member and the accused; every page checked with axe-core."""
+from __future__ import annotations
+
+import re
+import threading
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, expect
+from werkzeug.serving import make_server
+
+from service.auth import Principal
+from service.web import build_services, create_app
+from tests.databases import PASSWORD
+
+ROOT = Path(__file__).resolve().parent.parent
+AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
+REPORTER_NAME, REPORTER_PHONE = "钱举报人", "13700009999"
+OFFICE = Principal("office_li", frozenset({"office"}))
+
+
+@pytest.fixture(scope="module")
+def site(sqlite_template):
+    url = sqlite_template.new()
+    services = build_services(url)
+    app = create_app(services=services, config={"SECRET_KEY": "test-secret", "COMPLAINT_RATE_LIMIT": "500/minute"})
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}", services
+    server.shutdown()
+    services.db.dispose()
+    sqlite_template.drop(url)
+
+
+def axe(page: Page) -> None:
+    """No serious or critical accessibility violations on the page as it is now."""
+    page.add_script_tag(path=str(AXE))
+    violations = page.evaluate("""async () => (await axe.run(document, {resultTypes: ['violations']})).violations
+        .filter(v => ['serious', 'critical'].includes(v.impact))
+        .map(v => ({id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.slice(0, 3).map(n => n.target)}))""")
+    assert violations == [], f"{page.url}: {violations}"
+
+
+def login(page: Page, base: str, user: str) -> None:
+    page.goto(f"{base}/login")
+    page.get_by_label("用户名").fill(user)
+    page.get_by_label("密码").fill(PASSWORD)
+    page.get_by_role("button", name="登录").click()
+    expect(page.get_by_role("heading", name="我的待办")).to_be_visible()
+
+
+def logout(page: Page) -> None:
+    page.get_by_role("button", name="退出").click()
+    expect(page.get_by_role("heading", name="登录")).to_be_visible()
+
+
+def open_task(page: Page, base: str, title: str) -> None:
+    page.goto(base + "/")
+    page.get_by_role("link", name=title).first.click()
+    expect(page.get_by_role("heading", name=title, level=1)).to_be_visible()
+
+
+def choose(page: Page, group: str, option: str) -> None:
+    page.get_by_role("group", name=re.compile(re.escape(group))).get_by_label(option, exact=True).check()
+
+
+def submit(page: Page) -> None:
+    page.get_by_role("button", name="提交办结").click()
+    expect(page.locator(".flash-success")).to_contain_text("已办结")
+
+
+def test_login_rejects_a_wrong_password_and_keeps_the_username(site, page):
+    base, _ = site
+    page.goto(f"{base}/login")
+    axe(page)
+    page.get_by_label("用户名").fill("office_li")
+    page.get_by_label("密码").fill("wrong")
+    page.get_by_role("button", name="登录").click()
+    expect(page.get_by_role("alert")).to_contain_text("用户名或密码不正确")
+    expect(page.get_by_label("用户名")).to_have_value("office_li")
+
+
+@pytest.mark.parametrize("user,sees_cases", [("office_li", True), ("lg_chen", True), ("reviewer", True),
+                                             ("admin", True), ("zhang_wei", False)])
+def test_each_role_logs_in_to_its_inbox(site, page, user, sees_cases):
+    base, _ = site
+    login(page, base, user)
+    expect(page.get_by_role("navigation", name="主导航").get_by_role("link", name="案件")).to_have_count(
+        1 if sees_cases else 0)
+    axe(page)
+    if not sees_cases:
+        page.goto(f"{base}/cases")
+        expect(page.get_by_role("heading", name="无权访问")).to_be_visible()
+        axe(page)
+
+
+def test_a_whole_case_through_pages_and_clicks(site, browser, artifacts):
+    base, services = site
+    seen_by_accused: list[str] = []
+
+    def new_page() -> Page:
+        context = browser.new_context(viewport={"width": 1400, "height": 900}, locale="zh-CN", bypass_csp=True)
+        return context.new_page()
+
+    # 1. a citizen reports, without logging in
+    citizen = new_page()
+    citizen.goto(f"{base}/report")
+    axe(citizen)
+    citizen.get_by_label("被举报的执法人员").fill("执法一科 张伟")
+    citizen.get_by_label("发生日期").fill("2026-04-03")
+    citizen.get_by_label("发生了什么").fill("在农贸市场检查时未出示执法证，当场罚款未开票据。")
+    citizen.get_by_label("您的姓名（选填）").fill(REPORTER_NAME)
+    citizen.get_by_label("联系方式（选填）").fill(REPORTER_PHONE)
+    citizen.get_by_role("button", name="提交举报").click()
+    expect(citizen.get_by_role("heading", name="举报已收到")).to_be_visible()
+    assert re.fullmatch(r"[A-Z2-9]{10}", citizen.locator("#receipt-code").inner_text())
+    axe(citizen)
+    citizen.context.close()
+
+    # 2. the office registers, identifies the officer and investigates
+    office = new_page()
+    login(office, base, "office_li")
+    office.screenshot(path=str(artifacts / "web-inbox-office.png"), full_page=True)
+    office.get_by_role("button", name=re.compile("领取 立案审查")).click()
+    expect(office.locator(".flash-success")).to_contain_text("已领取")
+    open_task(office, base, "立案审查")
+    expect(office.locator("aside")).to_contain_text(REPORTER_NAME)  # the office sees the reporter
+    axe(office)
+    choose(office, "是否立案", "是")
+    office.get_by_label("被追究人员（用户名）").fill("zhang_wei")
+    office.get_by_label("所在科室或单位").fill("执法一科")
+    office.get_by_label(re.compile("第五条第（八）项")).check()
+    office.screenshot(path=str(artifacts / "web-task-form.png"), full_page=True)
+    submit(office)
+    open_task(office, base, "调查取证")
+    office.get_by_label("查明的事实").fill("经调查，确有未出示执法证件、未开具票据的情况。")
+    office.get_by_role("textbox", name=re.compile("^证据")).fill("询问笔录\n现场照片")
+    office.get_by_label("调查人员").fill("office_li\noffice_sun")
+    office.get_by_label("过错行为发生日期").fill("2026-04-03")
+    office.get_by_label("上传证据文件").set_input_files(files=[{"name": "现场照片.txt", "mimeType": "text/plain",
+                                                               "buffer": "照片说明".encode()}])
+    submit(office)
+
+    # 3. the accused is heard, and sees nothing of the reporter
+    accused = new_page()
+    login(accused, base, "zhang_wei")
+    seen_by_accused.append(accused.content())
+    open_task(accused, base, "陈述和申辩")
+    seen_by_accused.append(accused.content())
+    axe(accused)
+    choose(accused, "放弃陈述和申辩", "否")
+    accused.get_by_label("陈述和申辩").fill("当时证件遗忘在车上，票据已补开。")
+    submit(accused)
+
+    # 4. the office concludes; the decision tables give the proposal
+    open_task(office, base, "作出调查结论")
+    office.get_by_label("结论与理由").fill("认定未出示执法证件、未开具票据，属程序违法。")
+    office.get_by_label("免责情形（第六条）").select_option(label="无免责情形")
+    office.get_by_label("承办人过错（第八条）").select_option(label="第八条第（五）项 不按法定程序处理造成严重后果")
+    for group in ("审核人应当发现而没有发现", "批准人不负责任", "索贿受贿", "执法犯法引起行政诉讼", "对所犯错误故意隐瞒不报"):
+        choose(office, group, "否")
+    office.get_by_label("性质与影响（第十二条）").select_option(label="较轻，影响较小（第十二条第（二）项）")
+    submit(office)
+
+    # 5. each member of the leading group votes
+    for member in ("lg_chen", "lg_wu", "lg_zhou"):
+        voter = new_page()
+        login(voter, base, member)
+        open_task(voter, base, "集体讨论决定（第七条）")
+        expect(voter.get_by_role("heading", name="决策表结果")).to_be_visible()
+        expect(voter.locator("aside")).not_to_contain_text(REPORTER_NAME)
+        if member == "lg_chen":
+            axe(voter)
+            voter.screenshot(path=str(artifacts / "web-vote-with-decisions.png"), full_page=True)
+        choose(voter, "表决意见", "同意处理意见")
+        submit(voter)
+        voter.context.close()
+
+    # 6. the decision is served; the accused may appeal and does not
+    open_task(office, base, "制作并送达处理决定")
+    office.get_by_label("处理决定文号").fill("明执追〔2026〕12号")
+    office.get_by_label("送达日期").fill("2026-11-20")
+    choose(office, "送达方式", "直接送达")
+    submit(office)
+    open_task(accused, base, "申诉（第十三条）")
+    seen_by_accused.append(accused.content())
+    choose(accused, "提出申诉", "否")
+    submit(accused)
+    case_id = accused.evaluate("() => 0")
+    accused.goto(f"{base}/cases")
+    expect(accused.get_by_role("heading", name="无权访问")).to_be_visible()
+
+    # 7. recovery (Art. 14), and the case closes
+    open_task(office, base, "赔偿追偿（第十四条）")
+    office.get_by_label("已支付的国家赔偿金额（元）").fill("0")
+    submit(office)
+    office.goto(f"{base}/cases")
+    axe(office)
+    office.get_by_role("link", name=re.compile(r"^#\d+$")).first.click()
+    expect(office.locator("h1 .status")).to_have_text("已结案")
+    expect(office.locator("#diagram")).to_have_attribute("data-ready", "true", timeout=15000)
+    expect(office.locator("g.djs-element.step-done[data-element-id='Task_recovery']")).to_have_count(1)
+    expect(office.get_by_role("link", name="现场照片.txt")).to_be_visible()
+    axe(office)
+    office.screenshot(path=str(artifacts / "web-case-closed.png"), full_page=False)
+    office.get_by_role("heading", name="决策表追溯").scroll_into_view_if_needed()
+    expect(office.locator("tr.matched").first).to_be_visible()
+    office.screenshot(path=str(artifacts / "web-decision-trace.png"), full_page=False)
+    case_id = int(re.search(r"/cases/(\d+)", office.url).group(1))
+
+    # the accused's own view of the case, after the decision was served
+    accused.goto(f"{base}/cases/{case_id}")
+    expect(accused.locator("dl.outcome")).to_contain_text("责令书面检查，给予通报批评")
+    seen_by_accused.append(accused.content())
+    axe(accused)
+    for html in seen_by_accused:
+        assert REPORTER_NAME not in html and REPORTER_PHONE not in html
+    for p in (office, accused):
+        p.context.close()
+
+
+def _case_at_statement(services) -> int:
+    svc = services.cases
+    case_id = svc.start_case(OFFICE, {"channel": "inspection", "subject": "wang_fang", "unit": "执法二科",
+                                      "grounds": [7], "summary": "检查发现程序违法", "act_date": "2026-05-06"})["id"]
+    for name, data in [("Task_register", {"register": True, "grounds": [7], "subject": "wang_fang", "unit": "执法二科"}),
+                       ("Task_investigate", {"facts_found": "f", "evidence": ["e"], "investigators": ["a", "b"],
+                                             "act_date": "2026-05-06"})]:
+        task = svc.list_tasks(OFFICE, filters={"case_id": case_id, "name": name}).items[0]
+        svc.complete(OFFICE, task["id"], data)
+    return case_id
+
+
+def test_a_form_with_errors_keeps_the_input_and_shows_the_messages(site, page):
+    base, services = site
+    services.cases.start_case(OFFICE, {"channel": "superior_referral", "subject": "liu_yang", "unit": "执法一科",
+                                       "grounds": [2], "summary": "转办", "act_date": "2026-02-02"})
+    login(page, base, "office_li")
+    page.goto(base + "/?name=Task_register&channel=superior_referral")
+    page.get_by_role("link", name="立案审查").first.click()
+    choose(page, "是否立案", "否")
+    page.get_by_label("被追究人员（用户名）").fill("liu_yang_typed")
+    page.get_by_label("立案意见").fill("我写的意见要保留")
+    page.get_by_role("button", name="提交办结").click()
+    summary = page.get_by_role("alert")
+    expect(summary).to_contain_text("提交未成功")
+    expect(page.locator(".field.has-error")).to_contain_text("必填项，请填写")
+    expect(page.get_by_label("被追究人员（用户名）")).to_have_value("liu_yang_typed")
+    expect(page.get_by_label("立案意见")).to_have_value("我写的意见要保留")
+    expect(page.get_by_role("group", name=re.compile("是否立案")).get_by_label("否", exact=True)).to_be_checked()
+    expect(page.locator("#error-summary")).to_be_focused()
+    axe(page)
+    page.get_by_role("button", name="保存草稿").click()
+    expect(page.locator(".flash-success")).to_contain_text("草稿已保存")
+    page.reload()
+    expect(page.get_by_label("立案意见")).to_have_value("我写的意见要保留")
+
+
+def test_the_case_page_marks_the_active_step_on_the_diagram(site, page, artifacts):
+    base, services = site
+    case_id = _case_at_statement(services)
+    login(page, base, "office_li")
+    page.goto(f"{base}/cases/{case_id}")
+    expect(page.locator("#diagram")).to_have_attribute("data-ready", "true", timeout=15000)
+    expect(page.locator("g.djs-element.step-active[data-element-id='Task_statement']")).to_have_count(1)
+    expect(page.locator("g.djs-element.step-done[data-element-id='Task_investigate']")).to_have_count(1)
+    expect(page.locator("g.djs-element.step-active[data-element-id='Task_conclude']")).to_have_count(0)
+    axe(page)
+    page.locator("#diagram-h").scroll_into_view_if_needed()
+    page.screenshot(path=str(artifacts / "web-case-diagram.png"))
+
+
+def test_keyboard_only_completion_of_a_task_form(site, page):
+    base, services = site
+    case_id = _case_at_statement(services)
+    login(page, base, "wang_fang")
+    task = services.cases.list_tasks(Principal("wang_fang"), filters={"case_id": case_id}).items[0]
+    link = page.locator(f"a[href='/tasks/{task['id']}']").first
+    link.focus()
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", name="陈述和申辩", level=1)).to_be_visible()
+    page.locator("body").focus()
+    for _ in range(40):  # tab to the first radio button of the form
+        page.keyboard.press("Tab")
+        if page.evaluate("() => document.activeElement.name") == "statement_waived":
+            break
+    page.keyboard.press("ArrowDown")  # radio group: 是 -> 否
+    assert page.evaluate("() => document.activeElement.value") == "false"
+    page.keyboard.press("Tab")
+    assert page.evaluate("() => document.activeElement.name") == "statement"
+    page.keyboard.type("用键盘完成的陈述。")
+    page.keyboard.press("Tab")
+    assert page.evaluate("() => document.activeElement.textContent.trim()") == "提交办结"
+    page.keyboard.press("Enter")
+    expect(page.locator(".flash-success")).to_contain_text(f"案件 {case_id}")
+
+
+def test_language_switch(site, page):
+    base, _ = site
+    login(page, base, "office_li")
+    assert page.evaluate("() => document.documentElement.lang") == "zh-CN"
+    page.get_by_role("link", name="English").click()
+    expect(page.get_by_role("heading", name="My tasks")).to_be_visible()
+    assert page.evaluate("() => document.documentElement.lang") == "en"
+    expect(page.get_by_role("navigation", name="Main navigation").get_by_role("link", name="Cases")).to_be_visible()
+    page.goto(f"{base}/nowhere")
+    expect(page.get_by_role("heading", name="Page not found")).to_be_visible()
+    axe(page)
+    page.get_by_role("link", name="中文").click()
+    expect(page.get_by_role("heading", name="找不到此页面")).to_be_visible()
+
+
+def test_error_pages_say_what_happened_and_never_show_a_stack_trace(site, page):
+    base, _ = site
+    response = page.goto(f"{base}/cases/999999")
+    assert response.status == 302 or "登录" in page.content()
+    login(page, base, "office_li")
+    response = page.goto(f"{base}/cases/999999")
+    assert response.status == 404
+    expect(page.get_by_role("heading", name="找不到此页面")).to_be_visible()
+    assert "Traceback" not in page.content()
+    axe(page)
+    response = page.goto(f"{base}/tasks/not-a-task")
+    assert response.status == 404
