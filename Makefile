@@ -20,5 +20,6 @@ test: system-deps install
 run: install
 	$(BIN)/accountability validate
 	$(BIN)/accountability demo
-	@echo "API: http://127.0.0.1:8000/api/v1 (OpenAPI at /api/v1/openapi.json); HTTP Basic with a demo account above"
+	@echo "Open http://127.0.0.1:8000/ and log in with a demo account above (password demo1234)."
+	@echo "Public complaint page: http://127.0.0.1:8000/report   API: http://127.0.0.1:8000/api/v1 (HTTP Basic)"
 	$(BIN)/accountability serve --host 127.0.0.1 --port 8000

@@ -207,6 +207,8 @@ def serve(host: str, port: int, workers: int, timer_interval: float) -> None:
     from .web import create_app
 
     services = _services()
+    if services.db.pending_migrations():
+        raise click.ClickException("the database schema is not up to date: run `accountability init` first")
     app = create_app(services=services)
     stop = threading.Event()
     threading.Thread(target=_timer_loop, args=(services, timer_interval, stop), daemon=True,

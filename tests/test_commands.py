@@ -90,3 +90,8 @@ def test_demo_then_serve_answers_the_api_with_demo_accounts(workdir):
         server.terminate()
         server.wait(timeout=10)
     assert "timer(s)" in run(workdir, "timers", "--once").stdout
+
+
+def test_serve_refuses_an_unmigrated_database(workdir):
+    result = run(workdir, "serve", "--port", "1", ok=False)
+    assert result.returncode != 0 and "accountability init" in result.stderr
