@@ -64,10 +64,14 @@ def validate(paths: list[Path], *, default_processes: Path, default_forms: Path)
     dmn_files = files.dmn or (sorted(default_processes.glob("*.dmn")) if files.bpmn else [])
     for f in dmn_files:
         try:
-            catalog.models.append(load_file(f))
+            model = load_file(f)
         except DmnLoadError as exc:
             if f in files.dmn:
                 problems += exc.problems
+            continue
+        catalog.models.append(model)
+        if f in files.dmn:
+            problems += table_problems(model, str(f))
 
     forms: dict[str, dict] = {}
     form_paths: dict[str, Path] = {}
@@ -218,6 +222,21 @@ def _check_diagrams(checked: list[Path], context: list[Path], catalog: Catalog, 
         problems.append(Problem("forms", "", f"there is no intake form ({INTAKE_FORM}.json)"))
     for key in sorted(set(forms) - used_forms - {INTAKE_FORM}):
         problems.append(Problem(str(form_paths[key]), "", f"no user task uses the form '{key}' (camunda:formKey)"))
+    return problems
+
+
+def table_problems(model, file: str) -> list[Problem]:
+    """The static analysis of every table of a DMN model, as validation problems."""
+    from .decisions.analysis import analyse
+
+    problems = []
+    for decision in model.decisions.values():
+        for finding in analyse(decision).errors:
+            example = ""
+            if finding.example:
+                example = "，例如 " + ", ".join(f"{k}={json.dumps(v, ensure_ascii=False)}"
+                                              for k, v in finding.example.items())
+            problems.append(Problem(file, f"decision '{decision.id}'", f"{finding.message}{example}"))
     return problems
 
 
