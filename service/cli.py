@@ -262,5 +262,32 @@ def demo(password: str) -> None:
         click.echo(f"  {username:<12} {roles:<24} {note}")
 
 
+@main.command("test-scenarios")
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+def test_scenarios(paths: tuple[Path, ...], as_json: bool) -> None:
+    """Run the scenario files (default: scenarios/) against processes/ and forms/; exit 1 if any fails."""
+    from .engine import EngineError, ProcessEngine
+    from .scenarios import ScenarioFileError, load_scenarios, run_all
+
+    try:
+        scenarios = load_scenarios(list(paths) or [_deployed_dir("scenarios", "ACCOUNTABILITY_SCENARIOS")])
+        engine = ProcessEngine.from_folders(processes_dir(), forms_dir())
+    except (ScenarioFileError, EngineError, DmnLoadError) as exc:
+        raise click.ClickException(str(exc)) from None
+    results = run_all(engine, scenarios)
+    failed = [r for r in results if not r.passed]
+    if as_json:
+        _dump([r.to_json() for r in results])
+    else:
+        for r in results:
+            click.echo(f"{'PASS' if r.passed else 'FAIL'}  {r.name}")
+            for failure in r.failures:
+                click.echo(f"      {failure}")
+        click.echo(f"{len(results) - len(failed)} passed, {len(failed)} failed")
+    if failed:
+        raise SystemExit(1)
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()
