@@ -317,6 +317,51 @@ class CaseService:
                            "outputs": list(r.output_texts), "annotation": r.annotation} for r in t.rules]}
         return tables
 
+    # ================================================================== moving cases between versions
+
+    def migration_check(self, principal: Principal, source: int, target: int) -> dict[str, list[dict[str, Any]]]:
+        """Which open cases of version ``source`` can move to ``target``, and why the others cannot."""
+        if not principal.has("admin"):
+            raise Forbidden("only administrators (procedure owners) move cases between versions")
+        old, new = self.deployments.engine(source), self.deployments.engine(target)
+        movable, blocked = [], []
+        with self.db.session() as s:
+            store = Store(s)
+            rows = store.cases(filters={"status": "open"}, visible_to_subject=None, page=1, per_page=10_000).items
+            for row in rows:
+                if row.deployment_id != source:
+                    continue
+                reasons = old.migration_blockers(old.restore(store.state(row.id)), new)
+                entry = {"id": row.id, "subject": row.subject, "stage": row.stage}
+                (blocked if reasons else movable).append({**entry, "reasons": reasons})
+        return {"movable": movable, "blocked": blocked}
+
+    def migrate(self, principal: Principal, case_ids: list[int], target: int) -> dict[str, list[Any]]:
+        """Move the chosen open cases to version ``target``; a case that cannot move is left untouched."""
+        if not principal.has("admin"):
+            raise Forbidden("only administrators (procedure owners) move cases between versions")
+        new = self.deployments.engine(target)
+        moved, refused = [], []
+        for case_id in case_ids:
+            with self._write() as store:
+                row = store.case(case_id)
+                if row is None or row.status != "open" or row.deployment_id == target:
+                    refused.append({"id": case_id, "reasons": ["not an open case of another version"]})
+                    continue
+                old = self.deployments.engine(row.deployment_id)
+                wf = old.restore(store.state(row.id))
+                reasons = old.migration_blockers(wf, new)
+                if reasons:
+                    refused.append({"id": case_id, "reasons": reasons})
+                    continue
+                source = row.deployment_id
+                wf = old.migrate(wf, new)
+                row.deployment_id = target
+                store.log(row.id, principal.username, "migrated", source=source, target=target)
+                self._sync(store, row, new, wf, actor=principal.username)
+                moved.append(case_id)
+        return {"moved": moved, "refused": refused}
+
     # ================================================================== internals
 
     def _write(self):

@@ -38,6 +38,7 @@ from SpiffWorkflow.bpmn.serializer.default.task_spec import BpmnTaskSpecConverte
 from SpiffWorkflow.bpmn.serializer.helpers.spec import TaskSpecConverter
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.bpmn.specs.data_spec import TaskDataReference
+from SpiffWorkflow.bpmn.util.diff import diff_workflow, migrate_workflow
 from SpiffWorkflow.bpmn.specs.mixins import BpmnSpecMixin
 from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import MultiInstanceTask
 from SpiffWorkflow.camunda.parser import CamundaParser
@@ -427,6 +428,43 @@ class ProcessEngine:
             case._wf.refresh_timers()
             self._advance(case)
         return StepResult(traces=case.decision_traces()[before:], fired=[t.name for t in due])
+
+    # ---------------------------------------------------------------- versions
+
+    def migration_blockers(self, case: Case, target: "ProcessEngine") -> list[str]:
+        """Why a case cannot move to the target version; empty when every step it went through and
+        every step it waits in exists there."""
+        blockers: list[str] = []
+        top, subs = diff_workflow(self.serializer.registry, case._wf, target.spec, target.subprocess_specs)
+        for task in top.removed:
+            if task.task_spec.bpmn_id:
+                blockers.append(f"step {task.task_spec.bpmn_name or task.task_spec.bpmn_id} "
+                                f"({task.task_spec.bpmn_id}) does not exist in the new version")
+        for sp_id, sub_diff in subs.items():
+            name = case._wf.subprocesses[sp_id].spec.name
+            if sub_diff is None:
+                blockers.append(f"process {name} does not exist in the new version")
+                continue
+            for task in sub_diff.removed:
+                if task.task_spec.bpmn_id:
+                    blockers.append(f"step {task.task_spec.bpmn_name or task.task_spec.bpmn_id} of {name} "
+                                    f"({task.task_spec.bpmn_id}) does not exist in the new version")
+        return sorted(set(blockers))
+
+    def migrate(self, case: Case, target: "ProcessEngine") -> Case:
+        """Move a case to the target version (check migration_blockers first). Waiting steps are re-read
+        from the new diagram; finished steps keep their history."""
+        wf = case._wf
+        top, subs = diff_workflow(self.serializer.registry, wf, target.spec, target.subprocess_specs)
+        migrate_workflow(top, wf, target.spec)
+        for sp_id, sub_diff in subs.items():
+            sub = wf.subprocesses[sp_id]
+            migrate_workflow(sub_diff, sub, target.subprocess_specs[sub.spec.name])
+        wf.subprocess_specs = target.subprocess_specs
+        wf.script_engine = CaseScriptEngine(target.catalog)
+        moved = Case(wf)
+        target._advance(moved)
+        return moved
 
     # ---------------------------------------------------------------- persistence
 

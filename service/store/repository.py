@@ -267,3 +267,11 @@ class Store:
 
     def drop_drafts(self, task_id: str) -> None:
         self.s.execute(delete(Draft).where(Draft.task_id == task_id))
+
+    def decision_traces(self, decision: str, deployment_id: int) -> list[tuple[int, dict[str, Any]]]:
+        """(case id, trace) of every evaluation of one decision on one deployment version."""
+        rows = self.s.execute(select(DecisionRecord.case_id, DecisionRecord.trace)
+                              .where(DecisionRecord.decision == decision,
+                                     DecisionRecord.deployment_id == deployment_id)
+                              .order_by(DecisionRecord.id))
+        return [(case_id, trace) for case_id, trace in rows]

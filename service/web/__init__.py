@@ -32,8 +32,12 @@ ROOT = Path(__file__).resolve().parent.parent.parent
 VENDOR = {
     "bpmn-js/dist/bpmn-navigated-viewer.production.min.js", "bpmn-js/dist/assets/diagram-js.css",
     "bpmn-js/dist/assets/bpmn-js.css", "bpmn-js/dist/assets/bpmn-font/css/bpmn.css",
+    "dmn-js/dist/dmn-viewer.production.min.js", "dmn-js/dist/assets/dmn-js-shared.css",
+    "dmn-js/dist/assets/dmn-js-drd.css", "dmn-js/dist/assets/dmn-js-decision-table.css",
+    "dmn-js/dist/assets/dmn-js-literal-expression.css", "dmn-js/dist/assets/diagram-js.css",
+    "dmn-js/dist/assets/dmn-font/css/dmn.css",
 }
-VENDOR_DIRS = ("bpmn-js/dist/assets/bpmn-font/font/",)
+VENDOR_DIRS = ("bpmn-js/dist/assets/bpmn-font/font/", "dmn-js/dist/assets/dmn-font/font/")
 
 
 class WebUser(UserMixin):
@@ -67,12 +71,17 @@ class Services:
     db: Database
     deployments: Deployments
     cases: CaseService
+    reviews: "ReviewService"
+    owners: "OwnerService"
 
 
 def build_services(database_url: str | None = None) -> Services:
+    from ..owners import OwnerService
+    from ..reviews import ReviewService
     db = Database(database_url)
     deployments = Deployments(db)
-    return Services(db, deployments, CaseService(db, deployments))
+    return Services(db, deployments, CaseService(db, deployments), ReviewService(db, deployments),
+                    OwnerService(db, deployments))
 
 
 def create_app(database_url: str | None = None, *, services: Services | None = None,
@@ -129,7 +138,11 @@ def create_app(database_url: str | None = None, *, services: Services | None = N
 
     from .api import api
     from .pages import pages
+    from .owners import owners
+    from .reviewers import reviewers
     app.register_blueprint(api)
+    app.register_blueprint(reviewers)
+    app.register_blueprint(owners)
     csrf.exempt(api)  # the API authenticates every request with HTTP Basic: no cookies, no CSRF
     app.register_blueprint(pages)
 

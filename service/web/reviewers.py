@@ -1,0 +1,79 @@
+"""Pages for compliance reviewers: the decision tables, their analysis, trying them, rule usage."""
+from __future__ import annotations
+
+import csv
+import io
+
+from flask import Blueprint, Response, abort, render_template, request
+from flask_login import login_required
+
+from ..errors import Forbidden, Invalid, NotFound
+from . import services
+from .pages import principal
+
+reviewers = Blueprint("reviewers", __name__, url_prefix="/decisions")
+
+
+def _version() -> int | None:
+    raw = request.args.get("version", "")
+    return int(raw) if raw.isdigit() else None
+
+
+@reviewers.get("")
+@login_required
+def tables():
+    try:
+        data = services().reviews.tables(principal(), _version())
+    except Forbidden:
+        abort(403)
+    except NotFound:
+        abort(404)
+    return render_template("decisions.html", data=data)
+
+
+@reviewers.route("/<decision_id>", methods=["GET", "POST"])
+@login_required
+def table(decision_id: str):
+    reviews = services().reviews
+    try:
+        data = reviews.table(principal(), decision_id, _version())
+    except Forbidden:
+        abort(403)
+    except NotFound:
+        abort(404)
+    tried, errors, raw = None, {}, {}
+    if request.method == "POST":
+        raw = {i["text"]: request.form.get(i["text"], "") for i in data["inputs"]}
+        try:
+            tried = reviews.try_table(principal(), decision_id, data["version"], raw)
+        except Invalid as exc:
+            errors = exc.fields or {"": exc.message}
+    matched = {m["id"] for m in (tried or {}).get("trace", {}).get("matched", [])}
+    return render_template("decision.html", t=data, tried=tried, errors=errors, raw=raw, matched=matched), \
+        (422 if errors else 200)
+
+
+@reviewers.get("/<decision_id>.csv")
+@login_required
+def table_csv(decision_id: str):
+    try:
+        t = services().reviews.table(principal(), decision_id, _version())
+    except (Forbidden, NotFound):
+        abort(404)
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["行"] + [i["label"] for i in t["inputs"]] + [o["label"] for o in t["outputs"]] + ["依据（注释）", "案件数"])
+    for r in t["rules"]:
+        writer.writerow([r["row"], *r["inputs"], *r["outputs"], r["annotation"], len(r["cases"])])
+    return Response("\ufeff" + out.getvalue(), mimetype="text/csv",
+                    headers={"Content-Disposition": f"attachment; filename={decision_id}-v{t['version']}.csv"})
+
+
+@reviewers.get("/<decision_id>/print")
+@login_required
+def table_print(decision_id: str):
+    try:
+        t = services().reviews.table(principal(), decision_id, _version())
+    except (Forbidden, NotFound):
+        abort(404)
+    return render_template("decision_print.html", t=t)

@@ -1,0 +1,21 @@
+// Render every BPMN and DMN file of a deployed version with the bpmn.io viewers.
+(function () {
+  var BpmnViewer = window.BpmnJS;
+  document.querySelectorAll(".model-view").forEach(function (el) {
+    fetch(el.dataset.src, { credentials: "same-origin" })
+      .then(function (r) { return r.text(); })
+      .then(function (xml) {
+        if (el.dataset.kind === "bpmn") {
+          var viewer = new BpmnViewer({ container: el });
+          return viewer.importXML(xml).then(function () { viewer.get("canvas").zoom("fit-viewport"); });
+        }
+        var dmn = new window.DmnJS({ container: el });
+        return dmn.importXML(xml).then(function () {
+          var table = dmn.getViews().find(function (v) { return v.type === "decisionTable"; });
+          if (table) { return dmn.open(table); }
+        });
+      })
+      .then(function () { el.dataset.ready = "true"; })
+      .catch(function (err) { el.textContent = "无法显示：" + err; el.dataset.ready = "error"; });
+  });
+})();
