@@ -341,3 +341,83 @@ def test_every_page_text_has_an_english_translation(tmp_path):
     with (ROOT / "translations" / "en" / "LC_MESSAGES" / "messages.po").open("rb") as f:
         translated = {m.id for m in read_po(f) if m.id and m.string}
     assert wanted - translated == set()
+
+
+def _decided_case(services) -> int:
+    case_id = _case_at_statement(services)
+    svc = services.cases
+    accused = Principal("wang_fang")
+    task = svc.list_tasks(accused, filters={"case_id": case_id}).items[0]
+    svc.complete(accused, task["id"], {"statement_waived": True})
+    task = svc.list_tasks(OFFICE, filters={"case_id": case_id, "name": "Task_conclude"}).items[0]
+    svc.complete(OFFICE, task["id"], {"conclusion": "c", "exemption_ground": None, "handler_fault": 5,
+                                      "reviewer_missed": False, "approver_fault": False, "corruption": True,
+                                      "lost_lawsuit": False, "concealed": False, "severity": "serious"})
+    return case_id
+
+
+def test_a_reviewer_reads_a_table_tries_it_and_follows_a_rule_to_its_cases(site, page, artifacts):
+    base, services = site
+    case_id = _decided_case(services)
+    login(page, base, "reviewer")
+    page.get_by_role("navigation", name="主导航").get_by_role("link", name="决策表").click()
+    expect(page.get_by_role("heading", name="决策表", level=1)).to_be_visible()
+    axe(page)
+    page.get_by_role("link", name="责任形式（第十二条）").click()
+    expect(page.get_by_role("heading", name=re.compile("责任形式（第十二条）"))).to_be_visible()
+    expect(page.locator(".ok-note")).to_contain_text("没有发现重叠")
+    axe(page)
+    page.screenshot(path=str(artifacts / "web-decision-table.png"), full_page=True)
+    # try it
+    page.get_by_label(re.compile("^性质与影响")).select_option("grave")
+    page.get_by_label(re.compile("^从重追究")).select_option("true")
+    page.get_by_role("button", name="试算").click()
+    expect(page.locator("#try-result")).to_contain_text("开除公职")
+    expect(page.locator("tr.matched")).to_have_count(1)
+    expect(page.locator("tr.matched th")).to_contain_text("8")
+    axe(page)
+    # follow rule 6 (serious, aggravated) to the case it decided
+    row = page.locator("#rule-6")
+    row.get_by_text(re.compile(r"\d+ 件")).click()
+    row.get_by_role("link", name=f"#{case_id}").click()
+    expect(page.get_by_role("heading", name=re.compile(f"案件 #{case_id}"))).to_be_visible()
+    expect(page.locator("body")).not_to_contain_text(REPORTER_NAME)
+
+
+def test_an_owner_uploads_a_broken_diagram_then_a_good_one(site, page, artifacts):
+    base, services = site
+    open_case = _case_at_statement(services)
+    version_before = services.cases.get_case(OFFICE, open_case)["deployment"]
+    login(page, base, "admin")
+    page.get_by_role("link", name="流程管理").click()
+    expect(page.get_by_role("heading", name="流程管理")).to_be_visible()
+    axe(page)
+    bpmn = (ROOT / "processes" / "accountability_case.bpmn").read_text(encoding="utf-8")
+    broken = bpmn.replace("register == True", "${register}").replace('"P7D"</bpmn:timeDuration>',
+                                                                      "P7D</bpmn:timeDuration>")
+    page.get_by_label("文件").set_input_files(files=[{"name": "accountability_case.bpmn", "mimeType": "text/xml",
+                                                     "buffer": broken.encode()}])
+    page.get_by_role("button", name="校验并部署").click()
+    problems = page.get_by_role("alert")
+    expect(problems).to_contain_text("未部署")
+    expect(problems).to_contain_text("Flow_registered")
+    expect(problems).to_contain_text("JUEL")
+    expect(problems).to_contain_text("Timer_statement")
+    axe(page)
+    good = bpmn.replace('name="立案审查"', 'name="立案审查（15日内）"')
+    page.get_by_label("文件").set_input_files(files=[{"name": "accountability_case.bpmn", "mimeType": "text/xml",
+                                                     "buffer": good.encode()}])
+    page.get_by_role("button", name="校验并部署").click()
+    expect(page.locator(".flash-success")).to_contain_text("已部署版本")
+    new_version = max(v["id"] for v in services.owners.versions(Principal("admin", frozenset({"admin"}))))
+    assert new_version > version_before
+    assert services.cases.get_case(OFFICE, open_case)["deployment"] == version_before  # open cases stay
+    page.goto(f"{base}/processes/diff?old={version_before}&new={new_version}")
+    expect(page.locator("tr.chg-changed")).to_contain_text("Task_register")
+    axe(page)
+    page.screenshot(path=str(artifacts / "web-version-diff.png"), full_page=True)
+    page.goto(f"{base}/processes/{new_version}")
+    for view in page.locator(".model-view").all():
+        expect(view).to_have_attribute("data-ready", "true", timeout=15000)
+    expect(page.locator(".dmn-view .tjs-table").first).to_be_visible()
+    axe(page)

@@ -15,7 +15,15 @@
           if (table) { return dmn.open(table); }
         });
       })
-      .then(function () { el.dataset.ready = "true"; })
+      .then(function () {
+        // the viewer's own scrolling table gets keyboard access and a name (WCAG 2.1.1)
+        el.querySelectorAll(".tjs-table-container").forEach(function (box) {
+          box.setAttribute("tabindex", "0");
+          box.setAttribute("role", "region");
+          box.setAttribute("aria-label", "决策表");
+        });
+        el.dataset.ready = "true";
+      })
       .catch(function (err) { el.textContent = "无法显示：" + err; el.dataset.ready = "error"; });
   });
 })();
