@@ -18,6 +18,8 @@ from werkzeug.exceptions import HTTPException, NotFound
 
 from ..cases import CaseService
 from ..deployments import Deployments
+from ..owners import OwnerService
+from ..reviews import ReviewService
 from ..errors import ServiceError
 from ..store.db import Database
 
@@ -71,13 +73,11 @@ class Services:
     db: Database
     deployments: Deployments
     cases: CaseService
-    reviews: "ReviewService"
-    owners: "OwnerService"
+    reviews: ReviewService
+    owners: OwnerService
 
 
 def build_services(database_url: str | None = None) -> Services:
-    from ..owners import OwnerService
-    from ..reviews import ReviewService
     db = Database(database_url)
     deployments = Deployments(db)
     return Services(db, deployments, CaseService(db, deployments), ReviewService(db, deployments),
