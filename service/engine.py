@@ -340,6 +340,15 @@ class ProcessEngine:
     def from_folders(cls, processes: Path, forms: Path, **kwargs) -> "ProcessEngine":
         return cls(Bundle.from_folders(processes, forms), **kwargs)
 
+    def user_task_titles(self) -> dict[str, str]:
+        """Diagram id -> name of every user task of the deployment (e.g. for inbox filters)."""
+        titles: dict[str, str] = {}
+        for process in (self.spec, *self.subprocess_specs.values()):
+            for spec in process.task_specs.values():
+                if isinstance(spec, UserTask) and spec.bpmn_id:
+                    titles.setdefault(spec.bpmn_id, spec.bpmn_name or spec.bpmn_id)
+        return titles
+
     # ---------------------------------------------------------------- lifecycle
 
     def start(self, intake: Mapping[str, Any], facts: Mapping[str, Any] | None = None) -> Case:

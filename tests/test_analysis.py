@@ -85,13 +85,18 @@ def test_outputs_outside_the_data_dictionary():
     assert any("role" in m and '"boss"' in m for m in messages) and any("tier = 9" in m for m in messages)
 
 
-def test_validate_enforces_the_analysis(tmp_path, monkeypatch):
+def broken_copy(tmp_path, monkeypatch, old: str, new: str) -> None:
     shutil.copytree(ROOT / "processes", tmp_path / "processes")
     shutil.copytree(ROOT / "forms", tmp_path / "forms")
     monkeypatch.chdir(tmp_path)
     sanction = tmp_path / "processes" / "sanction.dmn"
     text = sanction.read_text(encoding="utf-8")
-    sanction.write_text(text.replace('<text>"light"</text>', '<text>"light","minor"</text>', 1), encoding="utf-8")
+    assert old in text
+    sanction.write_text(text.replace(old, new, 1), encoding="utf-8")
+
+
+def test_validate_enforces_the_analysis(tmp_path, monkeypatch):
+    broken_copy(tmp_path, monkeypatch, '<text>"light"</text>', '<text>"light","minor"</text>')
     result = CliRunner().invoke(main, ["validate"])
     assert result.exit_code != 0
     assert "decision 'sanction': 第 1、3 行同时命中" in result.output
@@ -99,11 +104,6 @@ def test_validate_enforces_the_analysis(tmp_path, monkeypatch):
 
 
 def test_validate_refuses_a_value_outside_the_allowed_values(tmp_path, monkeypatch):
-    shutil.copytree(ROOT / "processes", tmp_path / "processes")
-    shutil.copytree(ROOT / "forms", tmp_path / "forms")
-    monkeypatch.chdir(tmp_path)
-    sanction = tmp_path / "processes" / "sanction.dmn"
-    text = sanction.read_text(encoding="utf-8")
-    sanction.write_text(text.replace('<text>"grave"</text>', '<text>"huge"</text>', 1), encoding="utf-8")
+    broken_copy(tmp_path, monkeypatch, '<text>"grave"</text>', '<text>"huge"</text>')
     result = CliRunner().invoke(main, ["validate"])
     assert result.exit_code != 0 and '"huge" is not among the input' in result.output

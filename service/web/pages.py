@@ -23,9 +23,14 @@ from .formdata import NULL, ROW_SLOTS, fields_of, raw_from_data, raw_from_reques
 
 pages = Blueprint("pages", __name__)
 
-CHANNELS = {"self_report": "自行报告", "public_complaint": "群众举报", "superior_referral": "上级转办",
-            "inspection": "检查发现"}
 LANGUAGES = {"zh_CN": "中文", "en": "English"}
+
+
+def channels() -> dict[str, str]:
+    """Channel codes and their labels, from the deployed intake form (owners edit them there)."""
+    deployments = services().deployments
+    schema = deployments.engine(deployments.current()).forms.schema("intake")
+    return {c["const"]: c.get("title", c["const"]) for c in schema["properties"]["channel"].get("oneOf", [])}
 
 
 def principal() -> Principal:
@@ -89,12 +94,6 @@ def language(code: str):
 
 # ====================================================================== inbox
 
-TASK_NAMES = {"Task_register": "立案审查", "Task_notify_reporter": "告知举报人不予立案理由", "Task_investigate": "调查取证",
-              "Task_statement": "陈述和申辩", "Task_conclude": "作出调查结论", "Task_vote": "集体讨论决定（第七条）",
-              "Task_serve": "制作并送达处理决定", "Task_appeal": "申诉（第十三条）", "Task_review": "复查申诉（第十三条）",
-              "Task_recovery": "赔偿追偿（第十四条）"}
-
-
 @pages.get("/")
 @login_required
 def inbox():
@@ -114,8 +113,10 @@ def inbox():
     group = [t for t in group_page.items if t["assignee"] is None]
     for t in personal + group:
         t["due_state"] = _due_state(t)
+    deployments = services().deployments
+    task_names = deployments.engine(deployments.current()).user_task_titles()
     return render_template("inbox.html", personal=personal, group=group, group_page=group_page,
-                           filters=request.args, task_names=TASK_NAMES, channels=CHANNELS, sort=sort)
+                           filters=request.args, task_names=task_names, channels=channels(), sort=sort)
 
 
 def _due_state(task: dict[str, Any]) -> str:
@@ -129,22 +130,24 @@ def _due_state(task: dict[str, Any]) -> str:
 @pages.post("/tasks/<task_id>/claim")
 @login_required
 def claim(task_id: str):
-    try:
-        services().cases.claim(principal(), task_id)
-        flash(_("已领取任务。"), "success")
-    except ServiceError as exc:
-        flash(_("无法领取：%(reason)s", reason=_reason(exc)), "error")
-    return redirect(_safe_next(request.form.get("next")))
+    return _claim_or_release(task_id, claim=True)
 
 
 @pages.post("/tasks/<task_id>/release")
 @login_required
 def release(task_id: str):
+    return _claim_or_release(task_id, claim=False)
+
+
+def _claim_or_release(task_id: str, claim: bool):
+    svc = services().cases
     try:
-        services().cases.release(principal(), task_id)
-        flash(_("已退回任务，组内其他人可以领取。"), "success")
+        (svc.claim if claim else svc.release)(principal(), task_id)
+        flash(_("已领取任务。") if claim else _("已退回任务，组内其他人可以领取。"), "success")
     except ServiceError as exc:
-        flash(_("无法退回：%(reason)s", reason=_reason(exc)), "error")
+        reason = _reason(exc)
+        flash(_("无法领取：%(reason)s", reason=reason) if claim else _("无法退回：%(reason)s", reason=reason),
+              "error")
     return redirect(_safe_next(request.form.get("next")))
 
 
@@ -201,7 +204,7 @@ def task(task_id: str):
         traces = services().cases.get_case(p, info["case_id"]).get("decisions", [])
     status = 422 if errors and request.method == "POST" else 200
     return render_template("task.html", task=info, fields=fields, raw=raw, errors=errors, notice=notice,
-                           schema=schema, null=NULL, row_slots=ROW_SLOTS, channels=CHANNELS,
+                           schema=schema, null=NULL, row_slots=ROW_SLOTS, channels=channels(),
                            traces=traces, tables=tables, can_act=_can_act(p, info)), status
 
 
@@ -231,9 +234,10 @@ def cases():
         writer = csv.writer(out)
         writer.writerow(["案件编号", "来源渠道", "被追究人员", "单位", "过错年度", "状态", "当前环节", "结案方式",
                          "责任档次", "处理措施", "依据"])
+        labels = channels()
         for c in result.items:
             o = c.get("outcome") or {}
-            writer.writerow([c["id"], CHANNELS.get(c["channel"], c["channel"]), c["subject"], c["unit"], c["year"],
+            writer.writerow([c["id"], labels.get(c["channel"], c["channel"]), c["subject"], c["unit"], c["year"],
                              "已结案" if c["status"] == "closed" else "办理中", c["stage"], c["end_event"] or "",
                              o.get("tier") or "", o.get("measure") or "", "；".join(o.get("citations", []))])
         return Response("\ufeff" + out.getvalue(), mimetype="text/csv",
@@ -243,7 +247,7 @@ def cases():
     except ValueError:
         page = 1
     result = svc.list_cases(p, filters=filters, search=search, page=page, per_page=25)
-    return render_template("cases.html", page=result, filters=request.args, channels=CHANNELS)
+    return render_template("cases.html", page=result, filters=request.args, channels=channels())
 
 
 @pages.get("/cases/<int:case_id>")
@@ -257,8 +261,8 @@ def case(case_id: int):
         abort(404)
     tables = svc.decision_tables(case_id) if p.is_staff else {}
     files = svc.attachments(p, case_id)
-    return render_template("case.html", case=view, tables=tables, files=files, channels=CHANNELS,
-                           task_names=TASK_NAMES, role_names=ROLE_NAMES)
+    return render_template("case.html", case=view, tables=tables, files=files, channels=channels(),
+                           role_names=ROLE_NAMES)
 
 
 @pages.get("/cases/<int:case_id>/diagram.json")
