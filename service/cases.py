@@ -395,10 +395,7 @@ class CaseService:
         row.year = int(str(row.act_date)[:4])
         outcome = data.get("outcome")
         row.outcome = to_json(outcome) if outcome is not None else None
-        row.established = bool(
-            outcome and data.get("resolution") == "approve" and not outcome.get("exempt")
-            and any(r.get("person") == row.subject for r in outcome.get("responsible", []))
-            and not outcome.get("revoked"))
+        row.established = bool(data.get("error_established"))  # set by the diagram (Art. 11(3) policy)
         row.stage = "、".join(sorted({t.title for t in open_tasks}))[:200]
         row.updated_at = self.clock()
         if wf.completed:
