@@ -300,6 +300,13 @@ class CaseService:
         return {"xml": main.decode("utf-8"), "completed": sorted({h["name"] for h in wf.history()}),
                 "active": wf.active_elements(), "version": row.deployment_id}
 
+    def traces(self, principal: Principal, case_id: int) -> list[dict[str, Any]]:
+        """The decision traces of a case (staff only), without the rest of the case."""
+        if not principal.is_staff:
+            return []
+        with self.db.session() as s:
+            return [r.trace for r in Store(s).decision_records(case_id)]
+
     def decision_tables(self, case_id: int) -> dict[str, Any]:
         """The tables (rules, labels, annotations) of a case's deployment, for rendering its traces."""
         with self.db.session() as s:

@@ -10,7 +10,7 @@ from lxml import etree
 from .auth import Principal
 from .bundle import Bundle
 from .decisions import DmnLoadError, load_bytes
-from .deployments import Deployments, check_bundle
+from .deployments import Deployments
 from .errors import Forbidden, Invalid, NotFound
 from .store.db import Database
 from .store.repository import Store
@@ -89,10 +89,6 @@ class OwnerService:
     def deploy_folder(self, principal: Principal, processes: Path, forms: Path) -> tuple[int, bool]:
         self._check(principal)
         return self.deployments.deploy(Bundle.from_folders(processes, forms), by=principal.username)
-
-    @staticmethod
-    def problems(bundle: Bundle) -> list[str]:
-        return [str(p) for p in check_bundle(bundle)]
 
 
 def _local(el) -> str:

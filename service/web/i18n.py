@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flask import has_request_context, request, session
+from flask import has_request_context, session
 
 LANGUAGES = ("zh_CN", "en")
 
@@ -37,4 +37,4 @@ def compile_catalogs(folder: Path) -> None:
         tmp.replace(mo)
 
 
-__all__ = ["LANGUAGES", "compile_catalogs", "current_language", "select_locale", "request"]
+__all__ = ["LANGUAGES", "compile_catalogs", "current_language", "select_locale"]

@@ -5,7 +5,6 @@ from __future__ import annotations
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_login import login_required
 
-from ..bundle import Bundle
 from ..errors import Forbidden, Invalid, NotFound
 from . import services
 from .pages import principal
@@ -128,6 +127,3 @@ def scenarios():
         return redirect(url_for("owners.versions"))
     return render_template("process_scenarios.html", version=version, results=results)
 
-
-def bundle_problems(files: dict[str, bytes]) -> list[str]:
-    return services().owners.problems(Bundle(files))

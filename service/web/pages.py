@@ -198,10 +198,9 @@ def task(task_id: str):
                 errors = {"_form": _reason(exc)}
     else:
         raw = svc.draft(p, task_id) or raw_from_data(fields, info.get("data") or {})
-    tables = svc.decision_tables(info["case_id"]) if info.get("case", {}).get("outcome") and p.is_staff else {}
-    traces = []
-    if tables and p.is_staff:
-        traces = services().cases.get_case(p, info["case_id"]).get("decisions", [])
+    show_decisions = bool(info.get("case", {}).get("outcome")) and p.is_staff
+    tables = svc.decision_tables(info["case_id"]) if show_decisions else {}
+    traces = svc.traces(p, info["case_id"]) if show_decisions else []
     status = 422 if errors and request.method == "POST" else 200
     return render_template("task.html", task=info, fields=fields, raw=raw, errors=errors, notice=notice,
                            schema=schema, null=NULL, row_slots=ROW_SLOTS, channels=channels(),
