@@ -444,6 +444,14 @@ class ProcessEngine:
         """Why a case cannot move to the target version; empty when every step it went through and
         every step it waits in exists there."""
         blockers: list[str] = []
+        for task in case._wf.get_tasks(state=TaskState.READY | TaskState.WAITING | TaskState.STARTED):
+            spec = task.task_spec
+            if isinstance(spec, MultiInstanceTask) or (task.parent and isinstance(task.parent.task_spec,
+                                                                                    MultiInstanceTask)):
+                name = spec.bpmn_name or spec.bpmn_id
+                blockers.append(f"the case is in the middle of {name} ({spec.bpmn_id}), a step done by several "
+                                f"people at once: move it after that step")
+                break
         top, subs = diff_workflow(self.serializer.registry, case._wf, target.spec, target.subprocess_specs)
         for task in top.removed:
             if task.task_spec.bpmn_id:

@@ -147,3 +147,18 @@ def test_reviewers_see_each_rule_with_the_cases_it_decided(services):
     assert err.value.fields == {"exemption_ground": "应为整数"}
     with pytest.raises(Forbidden):
         services.reviews.tables(Principal("zhang_wei"))
+
+
+def test_a_case_in_the_middle_of_the_vote_cannot_move(services):
+    case_id = to_statement(services)
+    step(services, Principal("zhang_wei"), case_id, "Task_statement", {"statement_waived": True})
+    step(services, OFFICE, case_id, "Task_conclude", CONCLUSION)
+    step(services, Principal("lg_chen", frozenset({"leading_group"})), case_id, "Task_vote", {"vote": "approve"})
+    v2, _ = services.owners.upload(ADMIN, {"sanction.dmn": edited(
+        **{"processes/sanction.dmn": ('"开除公职"', '"撤职"')})["processes/sanction.dmn"]})
+    [blocked] = services.cases.migration_check(ADMIN, 1, v2)["blocked"]
+    assert blocked["id"] == case_id and "Task_vote" in blocked["reasons"][0]
+    assert services.cases.migrate(ADMIN, [case_id], v2)["moved"] == []
+    for member in ("lg_wu", "lg_zhou"):  # the vote goes on, on version 1
+        step(services, Principal(member, frozenset({"leading_group"})), case_id, "Task_vote", {"vote": "approve"})
+    assert services.cases.get_case(OFFICE, case_id)["stage"] == "制作并送达处理决定"
