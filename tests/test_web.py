@@ -212,6 +212,16 @@ def test_a_whole_case_through_pages_and_clicks(site, browser, artifacts):
     office.screenshot(path=str(artifacts / "web-decision-trace.png"), full_page=False)
     case_id = int(re.search(r"/cases/(\d+)", office.url).group(1))
 
+    # the Art. 15 register lists the person and the unit, and exports to CSV
+    office.get_by_role("link", name="评先资格").click()
+    expect(office.get_by_role("heading", name=re.compile("第十五条"))).to_be_visible()
+    expect(office.locator("table.grid")).to_contain_text("zhang_wei")
+    expect(office.locator("table.grid")).to_contain_text("执法一科")
+    axe(office)
+    with office.expect_download() as download:
+        office.get_by_role("link", name="导出 CSV").click()
+    assert "zhang_wei" in Path(download.value.path()).read_text(encoding="utf-8-sig")
+
     # the accused's own view of the case, after the decision was served
     accused.goto(f"{base}/cases/{case_id}")
     expect(accused.locator("dl.outcome")).to_contain_text("责令书面检查，给予通报批评")

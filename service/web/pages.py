@@ -288,6 +288,29 @@ def attachment(file_id: int):
                              "X-Content-Type-Options": "nosniff"})
 
 
+# ====================================================================== Art. 15 register
+
+@pages.get("/register")
+@login_required
+@staff_required
+def register():
+    try:
+        year = int(request.args.get("year", "")) if request.args.get("year") else None
+    except ValueError:
+        year = None
+    rows = services().cases.disqualifications(principal(), year)
+    if request.args.get("format") == "csv":
+        out = io.StringIO()
+        writer = csv.writer(out)
+        writer.writerow(["年度", "类别", "名称", "案件编号"])
+        for r in rows:
+            writer.writerow([r["year"], "人员" if r["kind"] == "person" else "科室或单位", r["name"], r["case_id"]])
+        return Response("\ufeff" + out.getvalue(), mimetype="text/csv",
+                        headers={"Content-Disposition": "attachment; filename=article15-register.csv"})
+    years = sorted({r["year"] for r in services().cases.disqualifications(principal(), None)}, reverse=True)
+    return render_template("register.html", rows=rows, year=year, years=years)
+
+
 # ====================================================================== public complaint
 
 REPORT_FIELDS = ("officer", "unit", "act_date", "summary", "reporter_name", "reporter_contact")
