@@ -61,7 +61,7 @@ def _field(name: str, prop: dict[str, Any], required: bool) -> Field:
         kind = "radio" if len(options) <= 4 else "select"
         return Field(name, title, kind, required, help_text, options)
     if typ == "boolean":
-        return Field(name, title, "boolean", required, help_text, [("true", "是"), ("false", "否")])
+        return Field(name, title, "boolean", required, help_text, [("true", "是"), ("false", "否")])  # translated in the page
     if typ in ("integer", "number"):
         return Field(name, title, typ, required, help_text)
     if prop.get("format") == "date":
