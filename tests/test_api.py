@@ -265,10 +265,19 @@ def test_concurrent_claims_have_exactly_one_winner(api):
     case_id = api.start()
     task = api.task("office_li", case_id, "Task_register")
     users = ["office_li", "office_sun"] * 3
-    codes = _race(6, lambda: api.post(users.pop(), f"/tasks/{task['id']}/claim").status_code)
-    assert codes.count(200) >= 1
+    outcomes: list[tuple[str, int]] = []
+
+    def claim():
+        user = users.pop()
+        code = api.post(user, f"/tasks/{task['id']}/claim").status_code
+        outcomes.append((user, code))
+        return code
+    codes = _race(6, claim)
     claimed_by = api.task("office_li", case_id, "Task_register")["claimed_by"]
     assert claimed_by in ("office_li", "office_sun")
+    # only the winner's attempts succeed (claiming a task one holds already is a no-op); the other gets 409s
+    assert {u for u, c in outcomes if c == 200} == {claimed_by}
+    assert all(c == 409 for u, c in outcomes if u != claimed_by) and sorted(codes) == codes
     other = "office_sun" if claimed_by == "office_li" else "office_li"
     assert api.post(other, f"/tasks/{task['id']}/claim").status_code == 409
     assert api.post(other, f"/tasks/{task['id']}/complete", {"data": {}}).status_code == 409

@@ -8,7 +8,7 @@ import os
 import secrets
 from pathlib import Path
 
-from flask import Flask, jsonify, render_template, request, send_from_directory
+from flask import Flask, Response, jsonify, render_template, request, send_from_directory
 from flask_babel import Babel
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
@@ -109,11 +109,9 @@ def create_app(database_url: str | None = None, *, services: Services | None = N
 
     @login_manager.user_loader
     def load_user(username: str):
-        from sqlalchemy import select
-
-        from ..store.models import User
+        from ..store.repository import Store
         with services.db.session() as s:
-            user = s.scalar(select(User).where(User.username == username))
+            user = Store(s).user(username)
             if user is None or not user.active:
                 return None
             return WebUser(Principal(user.username, frozenset(user.roles), user.display_name, user.unit))
@@ -192,6 +190,24 @@ def create_app(database_url: str | None = None, *, services: Services | None = N
         return response
 
     return app
+
+
+def csv_response(filename: str, header: list[str], rows) -> Response:
+    """A CSV download that Excel opens with the right encoding (UTF-8 with BOM)."""
+    import csv
+    import io
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(header)
+    writer.writerows(rows)
+    return Response("\ufeff" + out.getvalue(), mimetype="text/csv",
+                    headers={"Content-Disposition": f"attachment; filename={filename}"})
+
+
+def page_arg() -> int:
+    """The ?page= number of a listing, 1 when absent or not a positive whole number."""
+    raw = request.args.get("page", "")
+    return max(int(raw), 1) if raw.isdigit() else 1
 
 
 def services() -> Services:

@@ -4,11 +4,10 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, current_app, jsonify, request
-from sqlalchemy import select
 
 from ..auth import Principal, VerifiedCredentials
 from ..errors import Invalid, ServiceError, Unauthenticated
-from ..store.models import User
+from ..store.repository import Store
 from . import limiter, services
 from .openapi import OPENAPI
 
@@ -21,7 +20,7 @@ def authenticate() -> Principal:
     if auth is None or auth.type != "basic" or not auth.username:
         raise Unauthenticated("log in with HTTP Basic credentials (username and password)")
     with services().db.session() as s:
-        user = s.scalar(select(User).where(User.username == auth.username))
+        user = Store(s).user(auth.username)
         if user is None or not user.active or not _credentials.verify(user.username, auth.password or "",
                                                                       user.password_hash):
             raise Unauthenticated("wrong username or password")

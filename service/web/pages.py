@@ -3,8 +3,6 @@
 Views are thin: they read the request, call the service layer and render a template."""
 from __future__ import annotations
 
-import csv
-import io
 from functools import wraps
 from typing import Any
 from urllib.parse import urlparse
@@ -13,12 +11,11 @@ from flask import (Blueprint, Response, abort, current_app, flash, jsonify, redi
                    session, url_for)
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
-from sqlalchemy import select
 
 from ..auth import ROLE_NAMES, Principal, verify_password
 from ..errors import Conflict, Forbidden, Invalid, NotFound, ServiceError
-from ..store.models import User
-from . import limiter, services
+from ..store.repository import Store
+from . import csv_response, limiter, page_arg, services
 from .formdata import NULL, ROW_SLOTS, fields_of, raw_from_data, raw_from_request, typed
 
 pages = Blueprint("pages", __name__)
@@ -62,7 +59,7 @@ def login():
     username = request.form.get("username", "").strip()
     if request.method == "POST":
         with services().db.session() as s:
-            user = s.scalar(select(User).where(User.username == username))
+            user = Store(s).user(username)
             ok = user is not None and user.active and verify_password(user.password_hash,
                                                                          request.form.get("password", ""))
             if ok:
@@ -102,10 +99,7 @@ def inbox():
     if request.args.get("overdue"):
         filters["overdue"] = True
     sort = request.args.get("sort") if request.args.get("sort") in ("due", "created", "case") else "due"
-    try:
-        page = max(int(request.args.get("page", 1)), 1)
-    except ValueError:
-        page = 1
+    page = page_arg()
     svc = services().cases
     mine = svc.list_tasks(p, filters={**filters, "claimed": None}, page=1, per_page=500, sort=sort)
     personal = [t for t in mine.items if t["assignee"] == p.username or t["claimed_by"] == p.username]
@@ -229,22 +223,14 @@ def cases():
     svc = services().cases
     if request.args.get("format") == "csv":
         result = svc.list_cases(p, filters=filters, search=search, page=1, per_page=500)
-        out = io.StringIO()
-        writer = csv.writer(out)
-        writer.writerow(["案件编号", "来源渠道", "被追究人员", "单位", "过错年度", "状态", "当前环节", "结案方式",
-                         "责任档次", "处理措施", "依据"])
         labels = channels()
-        for c in result.items:
-            o = c.get("outcome") or {}
-            writer.writerow([c["id"], labels.get(c["channel"], c["channel"]), c["subject"], c["unit"], c["year"],
-                             "已结案" if c["status"] == "closed" else "办理中", c["stage"], c["end_event"] or "",
-                             o.get("tier") or "", o.get("measure") or "", "；".join(o.get("citations", []))])
-        return Response("\ufeff" + out.getvalue(), mimetype="text/csv",
-                        headers={"Content-Disposition": "attachment; filename=cases.csv"})
-    try:
-        page = max(int(request.args.get("page", 1)), 1)
-    except ValueError:
-        page = 1
+        return csv_response("cases.csv", ["案件编号", "来源渠道", "被追究人员", "单位", "过错年度", "状态", "当前环节",
+                                          "结案方式", "责任档次", "处理措施", "依据"], (
+            [c["id"], labels.get(c["channel"], c["channel"]), c["subject"], c["unit"], c["year"],
+             "已结案" if c["status"] == "closed" else "办理中", c["stage"], c["end_event"] or "",
+             (c.get("outcome") or {}).get("tier") or "", (c.get("outcome") or {}).get("measure") or "",
+             "；".join((c.get("outcome") or {}).get("citations", []))] for c in result.items))
+    page = page_arg()
     result = svc.list_cases(p, filters=filters, search=search, page=page, per_page=25)
     return render_template("cases.html", page=result, filters=request.args, channels=channels())
 
@@ -294,20 +280,13 @@ def attachment(file_id: int):
 @login_required
 @staff_required
 def register():
-    try:
-        year = int(request.args.get("year", "")) if request.args.get("year") else None
-    except ValueError:
-        year = None
-    rows = services().cases.disqualifications(principal(), year)
+    year = int(request.args["year"]) if request.args.get("year", "").isdigit() else None
+    everything = services().cases.disqualifications(principal(), None)
+    rows = [r for r in everything if year is None or r["year"] == year]
     if request.args.get("format") == "csv":
-        out = io.StringIO()
-        writer = csv.writer(out)
-        writer.writerow(["年度", "类别", "名称", "案件编号"])
-        for r in rows:
-            writer.writerow([r["year"], "人员" if r["kind"] == "person" else "科室或单位", r["name"], r["case_id"]])
-        return Response("\ufeff" + out.getvalue(), mimetype="text/csv",
-                        headers={"Content-Disposition": "attachment; filename=article15-register.csv"})
-    years = sorted({r["year"] for r in services().cases.disqualifications(principal(), None)}, reverse=True)
+        return csv_response("article15-register.csv", ["年度", "类别", "名称", "案件编号"], (
+            [r["year"], "人员" if r["kind"] == "person" else "科室或单位", r["name"], r["case_id"]] for r in rows))
+    years = sorted({r["year"] for r in everything}, reverse=True)
     return render_template("register.html", rows=rows, year=year, years=years)
 
 

@@ -1,14 +1,11 @@
 """Pages for compliance reviewers: the decision tables, their analysis, trying them, rule usage."""
 from __future__ import annotations
 
-import csv
-import io
-
-from flask import Blueprint, Response, abort, render_template, request
+from flask import Blueprint, abort, render_template, request
 from flask_login import login_required
 
 from ..errors import Forbidden, Invalid, NotFound
-from . import services
+from . import csv_response, services
 from .pages import principal
 
 reviewers = Blueprint("reviewers", __name__, url_prefix="/decisions")
@@ -60,13 +57,9 @@ def table_csv(decision_id: str):
         t = services().reviews.table(principal(), decision_id, _version())
     except (Forbidden, NotFound):
         abort(404)
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(["行"] + [i["label"] for i in t["inputs"]] + [o["label"] for o in t["outputs"]] + ["依据（注释）", "案件数"])
-    for r in t["rules"]:
-        writer.writerow([r["row"], *r["inputs"], *r["outputs"], r["annotation"], len(r["cases"])])
-    return Response("\ufeff" + out.getvalue(), mimetype="text/csv",
-                    headers={"Content-Disposition": f"attachment; filename={decision_id}-v{t['version']}.csv"})
+    header = ["行"] + [i["label"] for i in t["inputs"]] + [o["label"] for o in t["outputs"]] + ["依据（注释）", "案件数"]
+    return csv_response(f"{decision_id}-v{t['version']}.csv", header,
+                        ([r["row"], *r["inputs"], *r["outputs"], r["annotation"], len(r["cases"])] for r in t["rules"]))
 
 
 @reviewers.get("/<decision_id>/print")
