@@ -60,10 +60,11 @@ CAMUNDA_NS = "http://camunda.org/schema/1.0/bpmn"
 ROLES = ("office", "leading_group")
 # Facts the case service computes and hands to the engine; no form ever provides them.
 SYSTEM_FACTS = {
-    "errors_this_year": "Art. 11(3): established errors of the subject in the calendar year of the act, this case "
-                        "included (computed by the case service)",
-    "leading_group_members": "usernames of the leading group's members, who each vote (Art. 7)",
+    "errors_by_person": "Art. 11(3): for each respondent, their established errors (in any role) in the calendar year "
+                        "of the act, this case included (computed by the case service)",
+    "leading_group_members": "usernames of the leading group's members; respondents among them do not vote (Art. 7)",
     "case_id": "the case number",
+    "today": "the date of the step (YYYY-MM-DD)",
 }
 _ASSIGNEE = re.compile(r"^\$\{\s*([A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*)\s*\}$")
 _DURATION = re.compile(r"^P(?:(\d+)W)?(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?)?$")
@@ -122,15 +123,21 @@ class DecisionTask(BpmnSpecMixin):
                     data = {**my_task.data, self.element_variable: item}
                     result = decision_result(catalog, decision, names, data)
                     outputs.append(to_json(result.outputs))
-                    traces.append(result.trace)
+                    traces.append(_with_person(result.trace, data))
             else:
                 result = decision_result(catalog, decision, names, my_task.data)
-                outputs, traces = to_json(result.outputs), [result.trace]
+                outputs, traces = to_json(result.outputs), [_with_person(result.trace, my_task.data)]
         except DecisionError as exc:
             raise WorkflowException(f"{self.bpmn_name or self.bpmn_id}: {exc}") from exc
         my_task.data[self.result_variable] = outputs
         my_task.internal_data["decision_traces"] = traces
         return True
+
+
+def _with_person(trace: dict[str, Any], data: Mapping[str, Any]) -> dict[str, Any]:
+    """A trace evaluated for one respondent names that person (the diagram keeps them in ``person``)."""
+    person = data.get("person")
+    return {**trace, "person": person} if isinstance(person, str) else trace
 
 
 def decision_result(catalog: Catalog, decision, names: list[str], data: Mapping[str, Any]):
@@ -218,10 +225,12 @@ class OpenTask:
     due: dt.datetime | None
     lane: str | None
     ready_since: dt.datetime
+    person: str | None = None  # the respondent the task is about (a personal task's assignee, or camunda property)
 
     def to_json(self) -> dict[str, Any]:
         return {"id": self.id, "name": self.name, "title": self.title, "role": self.role, "assignee": self.assignee,
-                "form_key": self.form_key, "due": self.due.isoformat() if self.due else None, "lane": self.lane}
+                "form_key": self.form_key, "due": self.due.isoformat() if self.due else None, "lane": self.lane,
+                "person": self.person}
 
 
 @dataclass(frozen=True)
@@ -253,9 +262,23 @@ class Case:
             return self._wf.data
         last = None
         for task in self._wf.get_tasks(state=TaskState.COMPLETED):
+            if task.workflow is not self._wf:  # steps inside a sub-process see a copy; the case's facts are here
+                continue
             if last is None or task.last_state_change >= last.last_state_change:
                 last = task
         return dict(last.data) if last is not None else dict(self._wf.data)
+
+    def instance_values(self, name: str) -> list[Any]:
+        """The latest value of an element variable (e.g. ``service``) in each running or finished instance of a
+        multi-instance sub-process, oldest instance first: what each person's branch knows now."""
+        latest: dict[Any, Any] = {}
+        for task in self._wf.get_tasks(state=TaskState.COMPLETED | TaskState.READY | TaskState.WAITING):
+            if task.workflow is self._wf or name not in task.data:
+                continue
+            key = task.workflow
+            if key not in latest or task.last_state_change >= latest[key][0]:
+                latest[key] = (task.last_state_change, task.data[name])
+        return [v for _, v in sorted(latest.values(), key=lambda x: x[0])]
 
     @property
     def completed(self) -> bool:
@@ -376,11 +399,13 @@ class ProcessEngine:
                 due = ready + delta if delta else None
             groups = [g.strip() for g in (ext.get("candidateGroups") or "").split(",") if g.strip()]
             form = getattr(spec, "form", None)
+            assignee = _resolve(ext.get("assignee"), task.data)
+            person = _resolve(ext.get("person"), task.data)
             out.append(OpenTask(
                 id=str(task.id), name=spec.bpmn_id or spec.name, title=spec.bpmn_name or spec.name,
-                role=groups[0] if groups else None, assignee=_resolve(ext.get("assignee"), task.data),
+                role=groups[0] if groups else None, assignee=assignee,
                 form_key=ext.get("formKey") or (form.key if form is not None else None), due=due,
-                lane=spec.lane, ready_since=ready))
+                lane=spec.lane, ready_since=ready, person=person or (assignee if not groups else None)))
         return out
 
     def task_data(self, case: Case, task_id: str) -> dict[str, Any]:
@@ -398,7 +423,11 @@ class ProcessEngine:
         clean = self.forms.validate(form_key, data) if form_key else {}
         system = self._facts(facts)
         before = self._trace_count(case)
-        with self._atomic(case):
+        if form_key:  # every field of the form exists for the diagram's code, filled in or not
+            for key in self.forms.schema(form_key).get("properties", {}):
+                if key not in clean and key not in task.data:
+                    clean[key] = None
+        with self._atomic(case, form_key or ""):
             task.data.update(system)
             target = self._element_variable(task)
             if target:
@@ -507,13 +536,17 @@ class ProcessEngine:
     # ---------------------------------------------------------------- helpers
 
     @contextmanager
-    def _atomic(self, case: Case) -> Iterator[None]:
-        """Run a step; if anything fails, put the case back exactly as it was and raise EngineError."""
+    def _atomic(self, case: Case, form_key: str = "") -> Iterator[None]:
+        """Run a step; if anything fails, put the case back exactly as it was and raise EngineError (or
+        FormErrors, when a diagram script refused the step with a message on a field)."""
         snapshot = self.serializer.serialize_json(case._wf)
         try:
             yield
         except Exception as exc:
             case._wf = self._load(snapshot)
+            refusal = _refusal(exc)
+            if refusal is not None:
+                raise FormErrors(form_key, {refusal.field: refusal.message}) from None
             if isinstance(exc, EngineError):
                 raise
             raise EngineError(_first_line(exc)) from exc
@@ -592,6 +625,18 @@ def check_bpmn(files: list[Path], dmn_ids: set[str] | None = None) -> list[tuple
         except Exception as exc:
             problems.append((file, process_id, f"{exc.__class__.__name__}: {exc}"))
     return problems
+
+
+def _refusal(exc: BaseException | None) -> sandbox.Refusal | None:
+    """The diagram script's refusal behind an engine error, if that is what stopped the step."""
+    seen = 0
+    while exc is not None and seen < 20:
+        if isinstance(exc, sandbox.Refusal):
+            return exc
+        inner = getattr(exc, "error", None)  # SpiffWorkflow keeps the script's exception here
+        exc = inner if isinstance(inner, BaseException) else (exc.__cause__ or exc.__context__)
+        seen += 1
+    return None
 
 
 def _first_line(exc: Exception) -> str:

@@ -26,6 +26,23 @@ class SandboxError(Exception):
     """Code that the sandbox refuses to compile or run."""
 
 
+class Refusal(Exception):
+    """A diagram script refused the step: ``field`` is the form field to fix, ``message`` says how."""
+
+    def __init__(self, field: str, message: str):
+        self.field = str(field)
+        self.message = str(message)
+        super().__init__(f"{self.field}: {self.message}")
+
+
+def refuse(field: str, message: str) -> None:
+    """Called by a diagram script to refuse the step with a message on a form field (the case stays as it was)."""
+    raise Refusal(field, message)
+
+
+ALLOWED_BUILTINS["refuse"] = refuse
+
+
 def _globals() -> dict[str, Any]:
     return {
         "__builtins__": dict(ALLOWED_BUILTINS),
