@@ -10,7 +10,7 @@ from service.decisions import Decision, load_bytes
 def table_xml(hit_policy: str, inputs: Sequence[tuple[str, str | None]], outputs: Sequence[tuple],
               rules: Sequence[tuple[Sequence[str], Sequence[str]]], *, aggregation: str | None = None,
               input_values: dict[str, str] | None = None, decision_id: str = "t") -> str:
-    """inputs: (expression, typeRef); outputs: (name, typeRef[, output values]); rules: (cells, outputs)."""
+    """inputs: (expression, typeRef); outputs: (name, typeRef or None[, output values]); rules: (cells, outputs)."""
     x = ['<?xml version="1.0" encoding="UTF-8"?>',
          '<definitions xmlns="https://www.omg.org/spec/DMN/20191111/MODEL/" id="defs" name="test" '
          'namespace="http://example.org/test">',
@@ -26,7 +26,8 @@ def table_xml(hit_policy: str, inputs: Sequence[tuple[str, str | None]], outputs
         x.append("</input>")
     for i, out in enumerate(outputs):
         name, typ = out[0], out[1]
-        x.append(f'<output id="out{i}" name="{name}" typeRef="{typ}">')
+        type_attr = f' typeRef="{typ}"' if typ else ""
+        x.append(f'<output id="out{i}" name="{name}"{type_attr}>')
         if len(out) > 2 and out[2]:
             x.append(f"<outputValues><text>{escape(out[2])}</text></outputValues>")
         x.append("</output>")

@@ -85,6 +85,19 @@ def test_outputs_outside_the_data_dictionary():
     assert any("role" in m and '"boss"' in m for m in messages) and any("tier = 9" in m for m in messages)
 
 
+def test_list_outputs_are_analysed_like_any_other():
+    measures = table("UNIQUE", [("n", "integer")], [("measures", None)],
+                     [(["< 0"], ['["警告处分", "严重警告处分"]']), ([">= 0"], ['["开除公职"]'])])
+    assert kinds(measures) == []
+    overlap = table("UNIQUE", [("n", "integer")], [("measures", None)], [(["< 5"], ['["a"]']), ([">= 0"], ['["b"]'])])
+    assert [k for k, _ in kinds(overlap)] == ["overlap"]
+
+
+def test_a_list_where_the_dictionary_wants_one_value_is_reported():
+    d = table("UNIQUE", [("n", "integer")], [("role", None)], [(["-"], ['["handler", "reviewer"]'])])
+    assert kinds(d) == [("dictionary", (1,))]
+
+
 def broken_copy(tmp_path, monkeypatch, old: str, new: str) -> None:
     shutil.copytree(ROOT / "processes", tmp_path / "processes")
     shutil.copytree(ROOT / "forms", tmp_path / "forms")

@@ -8,8 +8,10 @@ Supported, as Camunda Modeler's table editor writes it:
 * simple values: string, number, ``true``/``false``, ``null``, ``date("2026-01-01")``
   and (qualified) names;
 * expressions (input expressions, output entries, literal expressions): simple values,
-  parentheses, ``+ - * / **``, unary minus, comparisons, path access ``a.b`` and calls of
-  business knowledge models or ``date(...)``.
+  parentheses, ``+ - * / **``, unary minus, comparisons, path access ``a.b``, calls of
+  business knowledge models or ``date(...)``, and list literals ``["a", "b"]`` (``[]`` is the
+  empty list) whose elements are such expressions; a list evaluates to a Python list.
+  In a unary test ``[`` still opens an interval, and ``[1..5]`` is refused as an expression.
 
 Everything else is a :class:`FeelSyntaxError` when the table is loaded, so nothing is
 ever evaluated by guesswork. Numbers are ``decimal.Decimal`` with FEEL's 34 digits.
@@ -204,10 +206,45 @@ class Node:
 
 @dataclass(frozen=True)
 class Literal(Node):
-    value: Any
+    value: Any  # a list literal of constants is folded into a Literal holding a list
 
     def evaluate(self, env: "Env") -> Any:
+        if isinstance(self.value, list):
+            return _fresh(self.value)  # a fresh list: callers may change the result
         return self.value
+
+    def __hash__(self) -> int:  # a list value is not hashable as such
+        return hash(_freeze(self.value))
+
+
+def _freeze(value: Any) -> Any:
+    return tuple(_freeze(v) for v in value) if isinstance(value, list) else value
+
+
+def _fresh(value: Any) -> Any:
+    return [_fresh(v) for v in value] if isinstance(value, list) else value
+
+
+@dataclass(frozen=True)
+class ListExpr(Node):
+    """A list literal with at least one non-constant element, e.g. ``[a, "b"]``."""
+
+    items: tuple[Node, ...]
+
+    def evaluate(self, env: "Env") -> Any:
+        return [item.evaluate(env) for item in self.items]
+
+    def names(self) -> set[str]:
+        out: set[str] = set()
+        for item in self.items:
+            out |= item.names()
+        return out
+
+    def functions(self) -> set[str]:
+        out: set[str] = set()
+        for item in self.items:
+            out |= item.functions()
+        return out
 
 
 @dataclass(frozen=True)
@@ -598,6 +635,8 @@ class _Parser:
             self.i += 1
             node = self.expression()
             self.take("op", ")")
+        elif t.kind == "op" and t.text == "[":
+            node = self.list_literal()
         elif t.kind == "name" and self.tokens[self.i + 1].text == "(" and t.text not in ("true", "false", "null"):
             if t.text == "date" and self.tokens[self.i + 2].kind == "str":
                 node = self.simple_value()
@@ -620,6 +659,31 @@ class _Parser:
             self.i += 1
             node = Path(node, self.take("name").text)
         return node
+
+    def list_literal(self) -> Node:
+        """``[e1, e2, ...]`` in an expression; a list of constants becomes one Literal."""
+        start = self.take("op", "[")
+        items: list[Node] = []
+        if not self.at("op", "]"):
+            while True:
+                if self.at("end"):
+                    break
+                items.append(self.expression())
+                if self.at("op", ".."):
+                    raise FeelSyntaxError(f"a range [a..b] is a unary test, not an expression: write it in an "
+                                          f"input entry (position {self.tok.pos + 1})")
+                if not self.at("op", ","):
+                    break
+                self.i += 1
+        if self.at("end"):
+            raise FeelSyntaxError(f"the list opened at position {start.pos + 1} is not closed with ']'")
+        if not self.at("op", "]"):
+            raise FeelSyntaxError(f"expected ',' or ']' at position {self.tok.pos + 1} in the list opened at "
+                                  f"position {start.pos + 1}, found {self.tok.text!r}")
+        self.i += 1
+        if all(isinstance(item, Literal) for item in items):
+            return Literal([item.value for item in items])
+        return ListExpr(tuple(items))
 
 
 def parse_unary_tests(text: str | None, known_names: Iterable[str] = ()) -> UnaryTests:
