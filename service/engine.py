@@ -478,23 +478,23 @@ class ProcessEngine:
             if isinstance(spec, MultiInstanceTask) or (task.parent and isinstance(task.parent.task_spec,
                                                                                     MultiInstanceTask)):
                 name = spec.bpmn_name or spec.bpmn_id
-                blockers.append(f"the case is in the middle of {name} ({spec.bpmn_id}), a step done by several "
-                                f"people at once: move it after that step")
+                blockers.append(f"案件正处于“{name}”（{spec.bpmn_id}），该步骤由多人分别办理，中途迁移会丢失已办理的部分："
+                                f"请在该步骤完成后再迁移")
                 break
         top, subs = diff_workflow(self.serializer.registry, case._wf, target.spec, target.subprocess_specs)
         for task in top.removed:
             if task.task_spec.bpmn_id:
-                blockers.append(f"step {task.task_spec.bpmn_name or task.task_spec.bpmn_id} "
-                                f"({task.task_spec.bpmn_id}) does not exist in the new version")
+                blockers.append(f"步骤“{task.task_spec.bpmn_name or task.task_spec.bpmn_id}”"
+                                f"（{task.task_spec.bpmn_id}）在新版本中不存在")
         for sp_id, sub_diff in subs.items():
             name = case._wf.subprocesses[sp_id].spec.name
             if sub_diff is None:
-                blockers.append(f"process {name} does not exist in the new version")
+                blockers.append(f"流程 {name} 在新版本中不存在")
                 continue
             for task in sub_diff.removed:
                 if task.task_spec.bpmn_id:
-                    blockers.append(f"step {task.task_spec.bpmn_name or task.task_spec.bpmn_id} of {name} "
-                                    f"({task.task_spec.bpmn_id}) does not exist in the new version")
+                    blockers.append(f"{name} 的步骤“{task.task_spec.bpmn_name or task.task_spec.bpmn_id}”"
+                                    f"（{task.task_spec.bpmn_id}）在新版本中不存在")
         return sorted(set(blockers))
 
     def migrate(self, case: Case, target: "ProcessEngine") -> Case:

@@ -134,6 +134,7 @@ class Task(Base):
     title: Mapped[str] = mapped_column(String(200))
     role: Mapped[str | None] = mapped_column(String(32))
     assignee: Mapped[str | None] = mapped_column(String(64))
+    person: Mapped[str | None] = mapped_column(String(64))  # the respondent the task is about
     claimed_by: Mapped[str | None] = mapped_column(String(64))
     form_key: Mapped[str | None] = mapped_column(String(64))
     due: Mapped[dt.datetime | None] = mapped_column()
@@ -194,8 +195,26 @@ class Disqualification(Base):
     year: Mapped[int] = mapped_column(Integer, index=True)
     kind: Mapped[str] = mapped_column(String(8))  # person | unit
     name: Mapped[str] = mapped_column(String(100))
+    unit: Mapped[str | None] = mapped_column(String(100))  # a person's own unit (Art. 15)
 
     __table_args__ = (UniqueConstraint("case_id", "kind", "name"),)
+
+
+class CasePerson(Base):
+    """A respondent of a case (当事人) and, once decided, their own outcome: the law holds persons, not cases."""
+
+    __tablename__ = "case_persons"
+
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), primary_key=True)
+    person: Mapped[str] = mapped_column(String(64), primary_key=True)
+    role: Mapped[str] = mapped_column(String(16))  # handler | reviewer | approver
+    unit: Mapped[str] = mapped_column(String(100))
+    year: Mapped[int] = mapped_column(Integer)  # calendar year of the act (Art. 11(3))
+    outcome: Mapped[dict[str, Any] | None] = mapped_column()  # the person's outcome as the diagram keeps it
+    established: Mapped[bool] = mapped_column(Boolean, default=False)  # liability decided and not revoked
+    served_on: Mapped[str | None] = mapped_column(String(10))  # their own decision was served on this date
+
+    __table_args__ = (Index("ix_case_persons_person_year", "person", "year"),)
 
 
 class Attachment(Base):

@@ -9,7 +9,7 @@ from typing import Any, Iterable, Sequence
 from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from .models import (Attachment, Case, CaseState, DecisionRecord, Deployment, DeploymentFile, Disqualification,
+from .models import (Attachment, Case, CasePerson, CaseState, DecisionRecord, Deployment, DeploymentFile, Disqualification,
                      Draft, Event, Task, Timer, User, UserRole, utcnow)
 
 
@@ -96,13 +96,37 @@ class Store:
     def save_state(self, case_id: int, state: str) -> None:
         self.s.execute(update(CaseState).where(CaseState.case_id == case_id).values(state=state))
 
-    def count_established(self, subject: str, year: int, exclude_case: int | None) -> int:
-        """Art. 11(3): the subject's established (and not revoked) errors of that calendar year."""
-        q = select(func.count()).select_from(Case).where(Case.subject == subject, Case.year == year,
-                                                          Case.established.is_(True))
+    def count_established(self, person: str, year: int, exclude_case: int | None) -> int:
+        """Art. 11(3): the person's established (decided, not revoked) errors of that calendar year, in any role."""
+        q = select(func.count()).select_from(CasePerson).where(CasePerson.person == person, CasePerson.year == year,
+                                                                CasePerson.established.is_(True))
         if exclude_case is not None:
-            q = q.where(Case.id != exclude_case)
+            q = q.where(CasePerson.case_id != exclude_case)
         return self.s.scalar(q) or 0
+
+    # ------------------------------------------------------------------ respondents
+    def case_persons(self, case_id: int) -> list[CasePerson]:
+        return list(self.s.scalars(select(CasePerson).where(CasePerson.case_id == case_id)))
+
+    def case_person(self, case_id: int, person: str) -> CasePerson | None:
+        return self.s.get(CasePerson, (case_id, person))
+
+    def sync_case_persons(self, case_id: int, year: int, respondents: Sequence[dict[str, Any]],
+                          outcomes: dict[str, dict[str, Any]]) -> None:
+        """Keep one row per respondent with their own outcome (``outcomes`` by person)."""
+        rows = {r.person: r for r in self.case_persons(case_id)}
+        for r in respondents:
+            row = rows.pop(r["person"], None)
+            if row is None:
+                row = CasePerson(case_id=case_id, person=r["person"])
+                self.s.add(row)
+            outcome = outcomes.get(r["person"])
+            row.role, row.unit, row.year = r["role"], r["unit"], year
+            row.outcome = outcome
+            row.established = bool(outcome and outcome.get("established") and not outcome.get("revoked"))
+            row.served_on = (outcome or {}).get("served_on")
+        for row in rows.values():  # no longer a respondent (e.g. corrected at registration)
+            self.s.delete(row)
 
     def cases(self, *, filters: dict[str, Any], visible_to_subject: str | None, page: int, per_page: int,
               search: str | None = None) -> Page:
@@ -111,8 +135,8 @@ class Store:
         for key in ("status", "channel", "year", "unit", "subject"):
             if filters.get(key) not in (None, ""):
                 conds.append(getattr(Case, key) == filters[key])
-        if visible_to_subject is not None:
-            conds.append(Case.subject == visible_to_subject)
+        if visible_to_subject is not None:  # a respondent: their cases, from their own first task on
+            conds.append(Case.id.in_(select(Task.case_id).where(Task.assignee == visible_to_subject)))
         if search:
             like = f"%{search}%"
             conds.append(or_(Case.summary.ilike(like), Case.subject.ilike(like), Case.unit.ilike(like)))
@@ -149,7 +173,7 @@ class Store:
         for tid, t in wanted.items():
             if tid not in current:
                 row = Task(id=tid, case_id=case_id, name=t["name"], title=t["title"], role=t["role"],
-                           assignee=t["assignee"], form_key=t["form_key"], due=t["due"], state="open",
+                           assignee=t["assignee"], person=t.get("person"), form_key=t["form_key"], due=t["due"], state="open",
                            created_at=now)
                 self.s.add(row)
                 added.append(row)
@@ -223,13 +247,15 @@ class Store:
         return list(self.s.scalars(select(DecisionRecord).where(DecisionRecord.case_id == case_id)
                                    .order_by(DecisionRecord.id)))
 
-    def record_disqualification(self, case_id: int, year: int, persons: Iterable[str], units: Iterable[str]) -> None:
+    def record_disqualification(self, case_id: int, entries: Iterable[dict[str, Any]]) -> None:
+        """Art. 15: each liable person and their own unit, for the year of each entry."""
         existing = set(self.s.execute(select(Disqualification.kind, Disqualification.name)
                                       .where(Disqualification.case_id == case_id)).all())
-        for kind, names in (("person", persons), ("unit", units)):
-            for name in names:
-                if (kind, name) not in existing:
-                    self.s.add(Disqualification(case_id=case_id, year=year, kind=kind, name=name))
+        for e in entries:
+            for kind, name, unit in (("person", e["person"], e.get("unit")), ("unit", e.get("unit"), None)):
+                if name and (kind, name) not in existing:
+                    existing.add((kind, name))
+                    self.s.add(Disqualification(case_id=case_id, year=int(e["year"]), kind=kind, name=name, unit=unit))
 
     def disqualifications(self, year: int | None = None) -> list[Disqualification]:
         q = select(Disqualification).order_by(Disqualification.year, Disqualification.kind, Disqualification.name)

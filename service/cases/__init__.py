@@ -1,0 +1,17 @@
+"""The service layer: one method per use case, each owning its transaction.
+
+Split along the use cases: intake (:mod:`.intake`), tasks and timers (:mod:`.tasks`), reads
+(:mod:`.reads`) and moving cases between versions (:mod:`.migration`); what they share — the write
+transaction, authorisation, system facts and writing a case's state — is in :mod:`.base`.
+"""
+from .intake import IntakeService
+from .migration import MigrationService
+from .reads import ReadService
+from .tasks import TaskService
+
+
+class CaseService(IntakeService, TaskService, ReadService, MigrationService):
+    """Every use case of a case, for the web layer and the commands."""
+
+
+__all__ = ["CaseService"]

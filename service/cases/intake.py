@@ -1,0 +1,53 @@
+"""Intake through the four channels (Art. 19, 20)."""
+from __future__ import annotations
+
+import secrets
+import string
+from typing import Any
+
+from ..auth import Principal
+from ..errors import Forbidden, Invalid
+from ..forms import FormErrors
+from ..store.models import Case
+from ..store.repository import Store
+from .base import CaseServiceBase
+
+RECEIPT_ALPHABET = string.ascii_uppercase.replace("O", "").replace("I", "") + "23456789"
+
+
+def _receipt() -> str:
+    return "".join(secrets.choice(RECEIPT_ALPHABET) for _ in range(10))
+
+
+class IntakeService(CaseServiceBase):
+    def start_case(self, principal: Principal | None, intake: dict[str, Any]) -> dict[str, Any]:
+        """Intake through one of the four channels. ``principal`` None is the public complaint page."""
+        if principal is None:
+            intake = {**intake, "channel": "public_complaint"}
+        elif not principal.has("office"):
+            # any officer may report their own error (Art. 19); other channels go through the office
+            if intake.get("channel") != "self_report" or intake.get("subject") != principal.username:
+                raise Forbidden("only the office records cases; you may self-report your own error (第十九条)")
+        version = self.deployments.current()
+        engine = self.deployments.engine(version)
+        with self.db.session() as s, s.begin():
+            store = Store(s)
+            if intake.get("subject") and store.user(str(intake["subject"])) is None:
+                raise Invalid("the intake has errors", {"subject": "没有此人员账号，请从人员名单中选择被追究人员"})
+            facts = {"leading_group_members": store.usernames_with_role("leading_group")}
+            try:
+                wf = engine.start(intake, facts)
+            except FormErrors as exc:
+                raise Invalid("the intake has errors", exc.errors) from None
+            data = wf.data
+            row = Case(deployment_id=version, channel=data["channel"], subject=data.get("subject") or "",
+                       unit=data.get("unit") or "", summary=data.get("summary") or "", grounds=data.get("grounds") or [],
+                       act_date=data["act_date"], year=int(data["act_date"][:4]), reporter=data.get("reporter"),
+                       receipt_code=_receipt() if principal is None else None,
+                       created_by=principal.username if principal else None, created_at=self.clock(),
+                       updated_at=self.clock())
+            store.add_case(row, engine.serialize(wf))
+            store.log(row.id, row.created_by, "created", channel=row.channel, subject=row.subject, unit=row.unit,
+                      grounds=row.grounds, deployment=version)
+            self._sync(store, row, engine, wf, actor=row.created_by)
+            return {"id": row.id, "receipt_code": row.receipt_code, "status": row.status, "stage": row.stage}
