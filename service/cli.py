@@ -10,24 +10,7 @@ from typing import Any
 import click
 
 from .decisions import Catalog, DecisionError, DmnLoadError, load_catalog, needed_inputs
-
-
-def _deployed_dir(name: str, env: str) -> Path:
-    """A deployed folder: $<env>, else ./<name> when it exists, else the project's own."""
-    if os.environ.get(env):
-        return Path(os.environ[env])
-    here = Path.cwd() / name
-    return here if here.is_dir() else Path(__file__).resolve().parent.parent / name
-
-
-def processes_dir() -> Path:
-    """The deployed BPMN and DMN files ($ACCOUNTABILITY_PROCESSES, ./processes or the project's)."""
-    return _deployed_dir("processes", "ACCOUNTABILITY_PROCESSES")
-
-
-def forms_dir() -> Path:
-    """The deployed form schemas ($ACCOUNTABILITY_FORMS, ./forms or the project's)."""
-    return _deployed_dir("forms", "ACCOUNTABILITY_FORMS")
+from .deployments import deployed_dir, forms_dir, processes_dir
 
 
 def _catalog(file: str | None) -> Catalog:
@@ -271,7 +254,7 @@ def test_scenarios(paths: tuple[Path, ...], as_json: bool) -> None:
     from .scenarios import ScenarioFileError, load_scenarios, run_all
 
     try:
-        scenarios = load_scenarios(list(paths) or [_deployed_dir("scenarios", "ACCOUNTABILITY_SCENARIOS")])
+        scenarios = load_scenarios(list(paths) or [deployed_dir("scenarios", "ACCOUNTABILITY_SCENARIOS")])
         engine = ProcessEngine.from_folders(processes_dir(), forms_dir())
     except (ScenarioFileError, EngineError, DmnLoadError) as exc:
         raise click.ClickException(str(exc)) from None

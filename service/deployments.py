@@ -1,6 +1,7 @@
 """Deployed versions of the process files, and the engine of each (cached per process)."""
 from __future__ import annotations
 
+import os
 import tempfile
 import threading
 from pathlib import Path
@@ -11,6 +12,24 @@ from .engine import ProcessEngine
 from .errors import Invalid, NotFound
 from .store.db import Database
 from .store.repository import Store
+
+
+def deployed_dir(name: str, env: str) -> Path:
+    """A deployed folder: $<env>, else ./<name> when it exists, else the project's own."""
+    if os.environ.get(env):
+        return Path(os.environ[env])
+    here = Path.cwd() / name
+    return here if here.is_dir() else Path(__file__).resolve().parent.parent / name
+
+
+def processes_dir() -> Path:
+    """The deployed BPMN and DMN files ($ACCOUNTABILITY_PROCESSES, ./processes or the project's)."""
+    return deployed_dir("processes", "ACCOUNTABILITY_PROCESSES")
+
+
+def forms_dir() -> Path:
+    """The deployed form schemas ($ACCOUNTABILITY_FORMS, ./forms or the project's)."""
+    return deployed_dir("forms", "ACCOUNTABILITY_FORMS")
 
 
 def check_bundle(bundle: Bundle) -> list[Problem]:

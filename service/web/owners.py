@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_login import login_required
 
+from ..deployments import deployed_dir, forms_dir, processes_dir
 from ..errors import Forbidden, Invalid, NotFound
 from . import services
 from .pages import principal
@@ -44,7 +45,6 @@ def upload():
 @login_required
 def deploy_folder():
     _admin()
-    from ..cli import forms_dir, processes_dir
     try:
         version, created = services().owners.deploy_folder(principal(), processes_dir(), forms_dir())
     except Invalid as exc:
@@ -116,12 +116,11 @@ def migrate():
 @login_required
 def scenarios():
     _admin()
-    from ..cli import _deployed_dir
     from ..scenarios import ScenarioFileError, load_scenarios, run_all
     version = int(request.form.get("version") or services().deployments.current())
     try:
         engine = services().deployments.engine(version)
-        results = run_all(engine, load_scenarios([_deployed_dir("scenarios", "ACCOUNTABILITY_SCENARIOS")]))
+        results = run_all(engine, load_scenarios([deployed_dir("scenarios", "ACCOUNTABILITY_SCENARIOS")]))
     except (ScenarioFileError, NotFound) as exc:
         flash(f"无法运行场景测试：{exc}", "error")
         return redirect(url_for("owners.versions"))

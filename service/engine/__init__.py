@@ -1,0 +1,13 @@
+"""The engine adapter: the only package that imports SpiffWorkflow.
+
+:mod:`.specs` teaches SpiffWorkflow the Camunda attributes and the project's DMN engine, :mod:`.case` is a
+running case as callers see it, :mod:`.process` one deployed version (start, complete, timers, migrate,
+serialize), :mod:`.checks` parses files for `validate`.
+"""
+from .case import Case, OpenTask, PendingTimer, StepResult, _duration
+from .checks import check_bpmn
+from .process import (INTAKE_FORM, PROCESS_ID, ROLES, SYSTEM_FACTS, EngineError, FormErrors, ProcessEngine,
+                      TaskNotOpen)
+
+__all__ = ["Case", "EngineError", "FormErrors", "INTAKE_FORM", "OpenTask", "PendingTimer", "PROCESS_ID",
+           "ProcessEngine", "ROLES", "StepResult", "SYSTEM_FACTS", "TaskNotOpen", "_duration", "check_bpmn"]

@@ -1,0 +1,172 @@
+"""SpiffWorkflow specs and parsers for Camunda-Modeler files: user tasks that keep their Camunda attributes,
+business rule tasks evaluated by the project's DMN engine (each trace naming its person), plain tasks that
+pass through, the sandboxed script engine, and the serializer that knows them."""
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine, TaskDataEnvironment
+from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
+from SpiffWorkflow.bpmn.serializer.default.task_spec import BpmnTaskSpecConverter
+from SpiffWorkflow.bpmn.serializer.helpers.spec import TaskSpecConverter
+from SpiffWorkflow.bpmn.parser.util import full_tag
+from SpiffWorkflow.bpmn.specs.data_spec import TaskDataReference
+from SpiffWorkflow.bpmn.specs.mixins import BpmnSpecMixin
+from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import MultiInstanceTask
+from SpiffWorkflow.camunda.parser import CamundaParser
+from SpiffWorkflow.camunda.parser.task_spec import CamundaTaskParser, UserTaskParser
+from SpiffWorkflow.camunda.serializer import DEFAULT_CONFIG as CAMUNDA_CONFIG
+from SpiffWorkflow.camunda.specs.user_task import UserTask
+from SpiffWorkflow.exceptions import WorkflowException
+
+from .. import sandbox
+from ..decisions import Catalog, DecisionError, needed_inputs
+from ..decisions.feel import to_json
+
+CAMUNDA_NS = "http://camunda.org/schema/1.0/bpmn"
+
+# --------------------------------------------------------------------------- sandbox
+
+class SandboxEnvironment(TaskDataEnvironment):
+    """Evaluates diagram expressions and scripts with :mod:`service.sandbox`."""
+
+    def evaluate(self, expression, context, external_context=None):
+        return sandbox.evaluate(expression, {**(external_context or {}), **context})
+
+    def execute(self, script, context, external_context=None):
+        sandbox.execute(script, context)
+        return True
+
+
+class CaseScriptEngine(PythonScriptEngine):
+    """The script engine of every case: sandboxed, and carrying the decision catalog."""
+
+    def __init__(self, catalog: Catalog):
+        super().__init__(environment=SandboxEnvironment())
+        self.catalog = catalog
+
+
+# --------------------------------------------------------------------------- business rule tasks
+
+class DecisionTask(BpmnSpecMixin):
+    """A business rule task evaluated by the project's DMN engine, keeping the trace."""
+
+    def __init__(self, wf_spec, bpmn_id, decision_ref, result_variable, collection=None, element_variable=None,
+                 **kwargs):
+        super().__init__(wf_spec, bpmn_id, **kwargs)
+        self.decision_ref = decision_ref
+        self.result_variable = result_variable
+        self.collection = collection
+        self.element_variable = element_variable
+
+    def _run_hook(self, my_task):
+        catalog: Catalog = my_task.workflow.script_engine.catalog
+        decision = catalog.find(self.decision_ref)
+        names = needed_inputs(decision)
+        try:
+            if self.collection:
+                outputs, traces = [], []
+                for item in my_task.data.get(self.collection) or []:
+                    data = {**my_task.data, self.element_variable: item}
+                    result = decision_result(catalog, decision, names, data)
+                    outputs.append(to_json(result.outputs))
+                    traces.append(_with_person(result.trace, data))
+            else:
+                result = decision_result(catalog, decision, names, my_task.data)
+                outputs, traces = to_json(result.outputs), [_with_person(result.trace, my_task.data)]
+        except DecisionError as exc:
+            raise WorkflowException(f"{self.bpmn_name or self.bpmn_id}: {exc}") from exc
+        my_task.data[self.result_variable] = outputs
+        my_task.internal_data["decision_traces"] = traces
+        return True
+
+
+def _with_person(trace: dict[str, Any], data: Mapping[str, Any]) -> dict[str, Any]:
+    """A trace evaluated for one respondent names that person (the diagram keeps them in ``person``)."""
+    person = data.get("person")
+    return {**trace, "person": person} if isinstance(person, str) else trace
+
+
+def decision_result(catalog: Catalog, decision, names: list[str], data: Mapping[str, Any]):
+    """Evaluate a decision on the facts of the case it needs."""
+    return catalog.evaluate(decision.id, {n: data[n] for n in names if n in data})
+
+
+class DecisionTaskParser(CamundaTaskParser):
+    @staticmethod
+    def get_decision_ref(node):
+        return node.get(f"{{{CAMUNDA_NS}}}decisionRef")
+
+    def create_task(self):
+        props = self.parse_extensions()
+        ref = self.node.get(f"{{{CAMUNDA_NS}}}decisionRef")
+        if not ref:
+            self.raise_validation_exception("a business rule task needs camunda:decisionRef (the decision id)")
+        result = self.node.get(f"{{{CAMUNDA_NS}}}resultVariable")
+        if not result:
+            self.raise_validation_exception("a business rule task needs camunda:resultVariable")
+        return DecisionTask(self.spec, self.bpmn_id, decision_ref=ref, result_variable=result,
+                            collection=props.get("collection"), element_variable=props.get("elementVariable"),
+                            **self.bpmn_attributes)
+
+
+class DecisionTaskConverter(TaskSpecConverter):
+    def to_dict(self, spec):
+        dct = self.get_default_attributes(spec)
+        dct.update(decision_ref=spec.decision_ref, result_variable=spec.result_variable,
+                   collection=spec.collection, element_variable=spec.element_variable)
+        return dct
+
+    def from_dict(self, dct):
+        return self.task_spec_from_dict(dct)
+
+
+# --------------------------------------------------------------------------- user tasks
+
+class CaseUserTaskParser(UserTaskParser):
+    """Keeps the Camunda attributes SpiffWorkflow's parser drops."""
+
+    ATTRS = ("assignee", "candidateGroups", "candidateUsers", "dueDate", "formKey")
+
+    def parse_extensions(self, node=None):
+        ext = super().parse_extensions(node)
+        for attr in self.ATTRS:
+            value = self.node.get(f"{{{CAMUNDA_NS}}}{attr}")
+            if value is not None:
+                ext[attr] = value
+        return ext
+
+
+class PassThroughTask(BpmnSpecMixin):
+    """A plain ``bpmn:task``: as in Camunda, it does nothing and the case moves on (no one has to click it)."""
+
+
+class CaseParser(CamundaParser):
+    OVERRIDE_PARSER_CLASSES = {
+        **CamundaParser.OVERRIDE_PARSER_CLASSES,
+        full_tag("task"): (CamundaTaskParser, PassThroughTask),
+        full_tag("userTask"): (CaseUserTaskParser, UserTask),
+        full_tag("businessRuleTask"): (DecisionTaskParser, DecisionTask),
+    }
+
+
+def _serializer() -> BpmnWorkflowSerializer:
+    config = dict(CAMUNDA_CONFIG)
+    config[DecisionTask] = DecisionTaskConverter
+    config[PassThroughTask] = BpmnTaskSpecConverter
+    return BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(config))
+
+
+# --------------------------------------------------------------------------- what callers see
+
+def _fix_camunda_multi_instance(process_spec) -> None:
+    """camunda:collection multi-instance tasks use one list as input and output. SpiffWorkflow 3.2 sets
+    that up by changing the task spec when the task starts, which a restored spec forgets, so a case
+    saved between two votes appended ballots instead of filling them in. Set it once, in the spec."""
+    for spec in process_spec.task_specs.values():
+        if (isinstance(spec, MultiInstanceTask) and getattr(spec, "cardinality", "x") is None
+                and spec.data_input is None and spec.data_output is not None):
+            spec.data_input = TaskDataReference(spec.data_output.bpmn_id)
+            if spec.output_item is not None:
+                spec.input_item = TaskDataReference(spec.output_item.bpmn_id)
+
