@@ -43,13 +43,13 @@ def test_diagram_renders_in_bpmn_js_with_every_element_drawn(page, static_server
     root = etree.parse(str(path)).getroot()
     ids = {el.get("id") for el in root.iter() if isinstance(el.tag, str) and el.get("id")
            and etree.QName(el).localname in ("startEvent", "endEvent", "userTask", "scriptTask", "businessRuleTask",
-                                             "task", "exclusiveGateway", "boundaryEvent", "callActivity",
+                                             "task", "exclusiveGateway", "boundaryEvent", "callActivity", "subProcess",
                                              "sequenceFlow", "lane", "participant")}
     page.goto(f"{static_server}/tests/browser/bpmn-viewer.html")
     result = page.evaluate("xml => window.renderBpmn(xml)", path.read_text(encoding="utf-8"))
     assert result["warnings"] == []
     assert ids <= set(result["elements"]), sorted(ids - set(result["elements"]))
-    for name in ("立案审查", "陈述和申辩"):
+    for name in ("立案审查", "告知并听取陈述和辩解（逐人）", "集体讨论决定（第七条）"):
         if name in path.read_text(encoding="utf-8"):
             assert page.get_by_text(name, exact=True).count() >= 1
     page.screenshot(path=str(artifacts / f"bpmn-{path.stem}.png"))
