@@ -19,10 +19,10 @@ from tests.databases import PASSWORD
 
 ROOT = Path(__file__).resolve().parent.parent
 REPORTER = {"name": "赵举报", "contact": "13912345678"}
-CONCLUSION = {"conclusion": "查明的过错事实。", "exemption_ground": None, "handler_fault": 5, "reviewer_missed": False,
-              "approver_fault": False, "corruption": False, "lost_lawsuit": False, "concealed": False,
-              "severity": "light"}
+FINDING = {"handler_fault": 5, "severity": "light"}
+CONCLUSION = {"conclusion": "查明的过错事实。", "findings": [{"person": "zhang_wei", **FINDING}]}
 MEMBERS = ["lg_chen", "lg_wu", "lg_zhou"]
+UNITS = {"zhang_wei": "执法一科", "wang_fang": "执法二科", "liu_yang": "执法一科"}
 
 
 @pytest.fixture
@@ -36,6 +36,13 @@ def services(database_url):
 def api(services):
     app = create_app(services=services, config={"TESTING": True, "COMPLAINT_RATE_LIMIT": "1000 per minute"})
     return Api(app.test_client())
+
+
+def registration(*persons: str, grounds: list[int] | None = None) -> dict[str, Any]:
+    persons = persons or ("zhang_wei",)
+    roles = ["handler", "reviewer", "approver"]
+    return {"register": True, "grounds": grounds or [7],
+            "respondents": [{"person": p, "role": roles[i], "unit": UNITS[p]} for i, p in enumerate(persons)]}
 
 
 class Api:
@@ -76,19 +83,29 @@ class Api:
         return self.ok(self.post("office_li", "/cases", body), 201)["id"]
 
     def to_conclusion(self, case_id: int, subject: str = "zhang_wei", act_date: str = "2026-03-02"):
-        self.complete("office_li", case_id, "Task_register", {"register": True, "grounds": [7], "subject": subject,
-                                                              "unit": "执法一科"})
+        """Registered with ``subject`` as the one respondent and investigated: waiting for the conclusion."""
+        self.complete("office_li", case_id, "Task_register", registration(subject))
         self.complete("office_li", case_id, "Task_investigate", {"facts_found": "事实", "evidence": ["证据一"],
                                                                  "investigators": ["office_li", "office_sun"],
                                                                  "act_date": act_date})
-        self.complete(subject, case_id, "Task_statement", {"statement_waived": False, "statement": "我的陈述"})
 
-    def decide(self, case_id: int, subject: str = "zhang_wei", **conclusion) -> None:
-        self.complete("office_li", case_id, "Task_conclude", {**CONCLUSION, **conclusion})
+    def conclude(self, case_id: int, subject: str = "zhang_wei", hear: bool = True, **finding) -> None:
+        """The office's proposal for ``subject``, then (``hear``) their statement."""
+        self.complete("office_li", case_id, "Task_conclude", {
+            "conclusion": "查明的过错事实。", "findings": [{"person": subject, **FINDING, **finding}]})
+        if hear:
+            self.complete(subject, case_id, "Task_statement", {"statement_waived": False, "statement": "我的陈述"})
+
+    def vote_and_serve(self, case_id: int, subject: str = "zhang_wei", measure: str | None = None) -> None:
+        choices = [{"person": subject, "measure": measure}] if measure else []
         for member in MEMBERS:
-            self.complete(member, case_id, "Task_vote", {"vote": "approve"})
+            self.complete(member, case_id, "Task_vote", {"vote": "approve", "measure_choices": choices})
         self.complete("office_li", case_id, "Task_serve", {"decision_number": "明执追〔2026〕9号",
                                                             "served_on": "2026-11-20", "service_method": "direct"})
+
+    def decide(self, case_id: int, subject: str = "zhang_wei", measure: str | None = None, **finding) -> None:
+        self.conclude(case_id, subject, **finding)
+        self.vote_and_serve(case_id, subject, measure)
 
     def close(self, case_id: int, subject: str = "zhang_wei") -> None:
         self.complete(subject, case_id, "Task_appeal", {"appeal": False})
@@ -111,18 +128,32 @@ def test_a_full_case_through_the_api_for_each_channel(api, channel):
     else:
         case_id = api.start(channel=channel)
     api.to_conclusion(case_id)
-    api.decide(case_id, severity="serious")
+    api.conclude(case_id, severity="serious")
+    serve = None
+    for member in MEMBERS:
+        api.complete(member, case_id, "Task_vote", {"vote": "approve", "measure_choices": [
+            {"person": "zhang_wei", "measure": "警告处分"}]})
+    serve = api.task("office_li", case_id, "Task_serve")
+    assert serve["person"] == "zhang_wei" and serve["assignee"] is None
+    api.complete("office_li", case_id, "Task_serve", {"decision_number": "明执追〔2026〕9号",
+                                                       "served_on": "2026-11-20", "service_method": "direct"})
     api.close(case_id)
     case = api.ok(api.get("office_li", f"/cases/{case_id}"))
     assert case["status"] == "closed" and case["end_event"] == "结案"
-    assert case["outcome"]["tier"] == 3 and "第十二条第（三）项" in case["outcome"]["citations"]
+    [outcome] = case["outcomes"]
+    assert (outcome["person"], outcome["tier"], outcome["measure"]) == ("zhang_wei", 3, "警告处分")
+    assert "第十二条第（三）项" in outcome["citations"] and outcome["served_on"] == "2026-11-20"
     assert [d["decision"] for d in case["decisions"]] == ["grounds", "exemption", "responsibility", "aggravation",
                                                           "sanction"]
+    assert all(d["person"] == "zhang_wei" for d in case["decisions"][1:])
+    assert case["respondents"] == [{"person": "zhang_wei", "role": "handler", "unit": "执法一科",
+                                    "established": True, "served_on": "2026-11-20"}]
     assert all(t["state"] == "completed" for t in case["tasks"])
     kinds = [e["kind"] for e in case["history"]]
     assert kinds[0] == "created" and kinds[-1] == "closed" and kinds.count("decision_evaluated") == 5
     register = api.ok(api.get("office_li", "/disqualifications", year=2026))["items"]
-    assert {"year": 2026, "kind": "person", "name": "zhang_wei", "case_id": case_id} in register
+    assert {"year": 2026, "kind": "person", "name": "zhang_wei", "unit": "执法一科", "case_id": case_id} in register
+    assert {"year": 2026, "kind": "unit", "name": "执法一科", "unit": None, "case_id": case_id} in register
 
 
 def test_not_registered_case_closes_with_reason(api):
@@ -131,6 +162,7 @@ def test_not_registered_case_closes_with_reason(api):
                                                           "not_registered_reason": "不构成过错"})
     case = api.ok(api.get("office_li", f"/cases/{case_id}"))
     assert (case["status"], case["end_event"]) == ("closed", "不予立案，结案")
+    assert case["outcomes"] in (None, [])
 
 
 # --------------------------------------------------------------------------- permissions
@@ -144,6 +176,10 @@ def test_anonymous_callers_get_401_except_complaints_and_the_openapi_document(ap
     assert api.client.get("/api/v1/tasks", headers=bad).status_code == 401
     doc = api.ok(api.get(None, "/openapi.json"))
     assert doc["openapi"].startswith("3.1") and "/tasks/{task_id}/complete" in doc["paths"]
+    schemas = doc["components"]["schemas"]
+    assert schemas["Case"]["properties"]["outcomes"]["type"] == ["array", "null"]
+    assert "outcome" not in schemas["Case"]["properties"] and "person" in schemas["Task"]["properties"]
+    assert "respondents" in schemas["CaseDetail"]["allOf"][1]["properties"]
 
 
 def test_each_role_sees_and_acts_only_on_its_own_tasks(api):
@@ -155,7 +191,7 @@ def test_each_role_sees_and_acts_only_on_its_own_tasks(api):
     assert api.post("zhang_wei", f"/tasks/{register['id']}/complete", {"data": {}}).status_code == 404
     assert api.post("reviewer", f"/tasks/{register['id']}/claim").status_code == 403
     api.to_conclusion(case_id)
-    api.complete("office_li", case_id, "Task_conclude", CONCLUSION)
+    api.conclude(case_id)
     votes = api.ok(api.get("lg_chen", "/tasks"))["items"]
     assert [t["assignee"] for t in votes] == ["lg_chen"]
     vote_of_wu = api.task("lg_wu", case_id, "Task_vote")
@@ -176,21 +212,31 @@ def test_the_accused_sees_only_their_own_tasks_and_cases(api):
     mine, other = api.start(), api.start(subject="wang_fang", unit="执法二科")
     assert api.get("zhang_wei", f"/cases/{mine}").status_code == 404  # nothing before the hearing
     api.to_conclusion(mine)
+    assert api.get("zhang_wei", f"/cases/{mine}").status_code == 404  # nor during the investigation
+    api.conclude(mine, hear=False)
     case = api.ok(api.get("zhang_wei", f"/cases/{mine}"))
-    assert [t["name"] for t in case["tasks"]] == ["Task_statement"]
-    assert "history" not in case and "decisions" not in case and case["outcome"] is None
+    assert [(t["name"], t["person"]) for t in case["tasks"]] == [("Task_statement", "zhang_wei")]
+    assert "history" not in case and "decisions" not in case and "respondents" not in case
+    assert case["outcomes"] == []  # the proposal is told in the statement task, not as an outcome
+    statement = api.ok(api.get("zhang_wei", f"/tasks/{case['tasks'][0]['id']}"))
+    assert statement["person"] == "zhang_wei" and statement["case"]["hearing"]["notice"]["proposal"]["tier"] == 2
     assert api.get("zhang_wei", f"/cases/{other}").status_code == 404
     assert [c["id"] for c in api.ok(api.get("zhang_wei", "/cases"))["items"]] == [mine]
-    api.decide(mine)
+    api.complete("zhang_wei", mine, "Task_statement", {"statement_waived": True})
+    for member in MEMBERS:
+        api.complete(member, mine, "Task_vote", {"vote": "approve"})
+    assert api.ok(api.get("zhang_wei", f"/cases/{mine}"))["outcomes"] == []  # decided, not yet served
+    api.complete("office_li", mine, "Task_serve", {"decision_number": "明执追〔2026〕9号",
+                                                    "served_on": "2026-11-20", "service_method": "direct"})
     case = api.ok(api.get("zhang_wei", f"/cases/{mine}"))
-    assert case["outcome"]["tier"] == 2  # the decision has been served
+    assert [(o["person"], o["tier"]) for o in case["outcomes"]] == [("zhang_wei", 2)]  # served: now it is theirs
     assert [t["name"] for t in case["tasks"]] == ["Task_statement", "Task_appeal"]
 
 
 def test_reviewers_evaluate_tables_and_officers_may_not(api):
     result = api.ok(api.post("reviewer", "/decisions/sanction/evaluate",
                              {"inputs": {"severity": "grave", "aggravated": True}}))
-    assert result["outputs"]["measure"] == "开除公职" and result["trace"]["matched"][0]["row"] == 8
+    assert result["outputs"]["measures"] == ["开除公职"] and result["trace"]["matched"][0]["row"] == 8
     assert api.post("zhang_wei", "/decisions/sanction/evaluate", {"inputs": {}}).status_code == 403
     bad = api.post("reviewer", "/decisions/sanction/evaluate", {"inputs": {"severity": "grave"}})
     assert bad.status_code == 422 and bad.get_json()["fields"]["aggravated"].startswith("missing input")
@@ -214,13 +260,13 @@ def test_the_reporter_never_reaches_anyone_but_the_office(api, services):
     api.ok(api.post(None, "/complaints", {"officer": "张某", "summary": "s", "act_date": "2026-03-02",
                                           "reporter": REPORTER}), 201)
     case_id = api.ok(api.get("office_li", "/cases"))["items"][0]["id"]
-    api.complete("office_li", case_id, "Task_register", {"register": True, "grounds": [8], "subject": "zhang_wei",
-                                                          "unit": "执法一科"})
+    api.complete("office_li", case_id, "Task_register", registration("zhang_wei", "wang_fang", grounds=[8]))
     api.complete("office_li", case_id, "Task_investigate", {"facts_found": "f", "evidence": ["e"],
                                                             "investigators": ["a", "b"], "act_date": "2026-03-02"})
+    api.complete("office_li", case_id, "Task_conclude", {"conclusion": "c", "findings": [
+        {"person": "zhang_wei", **FINDING}, {"person": "wang_fang", "reviewer_missed": True, "severity": "light"}]})
     api.complete("zhang_wei", case_id, "Task_statement", {"statement_waived": True})
-    api.complete("office_li", case_id, "Task_conclude", CONCLUSION)
-    for user in ("zhang_wei", "lg_chen", "lg_wu", "reviewer", "admin", "liu_yang"):
+    for user in ("zhang_wei", "wang_fang", "lg_chen", "lg_wu", "reviewer", "admin", "liu_yang"):
         text = _all_json(api, user, case_id)
         assert REPORTER["name"] not in text and REPORTER["contact"] not in text, user
     office_view = api.ok(api.get("office_li", f"/cases/{case_id}"))
@@ -251,7 +297,7 @@ def _race(n: int, call) -> list[int]:
 def test_concurrent_completion_has_exactly_one_winner(api, services):
     case_id = api.start()
     task = api.task("office_li", case_id, "Task_register")
-    data = {"register": True, "grounds": [7], "subject": "zhang_wei", "unit": "执法一科"}
+    data = registration("zhang_wei")
     codes = _race(6, lambda: api.post("office_li", f"/tasks/{task['id']}/complete", {"data": data}).status_code)
     assert codes == [200] + [409] * 5
     with services.db.session() as s:
@@ -322,7 +368,15 @@ def test_invalid_data_is_422_with_messages_and_changes_nothing(api, services):
     r = api.post("office_li", f"/tasks/{task['id']}/complete", {"data": {"register": "yes", "grounds": [99]}})
     assert r.status_code == 422
     assert r.get_json()["fields"] == {"register": "应为是或否", "grounds[0]": "请从给定的选项中选择",
-                                      "subject": "必填项，请填写", "unit": "必填项，请填写"}
+                                      "respondents": "必填项，请填写"}
+    assert _snapshot(services, case_id) == before
+    unknown = registration("zhang_wei", "wang_fang")
+    unknown["respondents"][1]["person"] = "no_such_officer"
+    r = api.post("office_li", f"/tasks/{task['id']}/complete", {"data": unknown})
+    assert r.status_code == 422 and list(r.get_json()["fields"]) == ["respondents[1].person"]
+    twice = registration("zhang_wei", "zhang_wei")
+    r = api.post("office_li", f"/tasks/{task['id']}/complete", {"data": twice})
+    assert r.status_code == 422 and "respondents" in r.get_json()["fields"]  # refused by the diagram's script
     assert _snapshot(services, case_id) == before
     assert api.task("office_li", case_id, "Task_register")["id"] == task["id"]
 
@@ -368,8 +422,8 @@ def test_a_case_finishes_on_the_version_it_started_on(api, services, tmp_path):
     for case_id in (old, new):
         api.complete("office_li", case_id, "Task_conclude", CONCLUSION)
     old_case, new_case = (api.ok(api.get("office_li", f"/cases/{c}")) for c in (old, new))
-    assert (old_case["deployment"], old_case["outcome"]["measure"]) == (1, "责令书面检查，给予通报批评")
-    assert (new_case["deployment"], new_case["outcome"]["measure"]) == (2, "书面检查并通报")
+    assert (old_case["deployment"], old_case["outcomes"][0]["measure"]) == (1, "责令书面检查，给予通报批评")
+    assert (new_case["deployment"], new_case["outcomes"][0]["measure"]) == (2, "书面检查并通报")
     with services.db.session() as s:
         versions = dict(s.execute(select(DecisionRecord.case_id, DecisionRecord.deployment_id)
                                   .where(DecisionRecord.decision == "sanction")).all())
@@ -382,7 +436,7 @@ def test_art11_3_fires_on_the_third_established_error_of_the_year_without_anyone
         case_id = api.start(act_date=f"2026-0{n + 1}-15")
         api.to_conclusion(case_id, act_date=f"2026-0{n + 1}-15")
         api.decide(case_id)
-        outcomes.append(api.ok(api.get("office_li", f"/cases/{case_id}"))["outcome"])
+        outcomes.append(api.ok(api.get("office_li", f"/cases/{case_id}"))["outcomes"][0])
         if n < 2:
             api.close(case_id)
     assert [o["aggravated"] for o in outcomes] == [False, False, True]
@@ -390,7 +444,9 @@ def test_art11_3_fires_on_the_third_established_error_of_the_year_without_anyone
     other_year = api.start(act_date="2025-12-30")
     api.to_conclusion(other_year, act_date="2025-12-30")
     api.decide(other_year)
-    assert api.ok(api.get("office_li", f"/cases/{other_year}"))["outcome"]["aggravated"] is False
+    assert api.ok(api.get("office_li", f"/cases/{other_year}"))["outcomes"][0]["aggravated"] is False
+    traces = api.ok(api.get("office_li", f"/cases/{other_year}"))["decisions"]
+    assert [t["inputs"]["errors_this_year"] for t in traces if t["decision"] == "aggravation"] == [1]
     for form in (ROOT / "forms").glob("*.json"):  # the count is no form's field: nobody types it
         assert "errors_this_year" not in json.loads(form.read_text(encoding="utf-8"))["properties"]
 
@@ -398,11 +454,8 @@ def test_art11_3_fires_on_the_third_established_error_of_the_year_without_anyone
 def test_due_timers_fire_once_even_with_several_workers(api, services):
     cases = [api.start() for _ in range(3)]
     for case_id in cases:
-        api.complete("office_li", case_id, "Task_register", {"register": True, "grounds": [7],
-                                                              "subject": "zhang_wei", "unit": "执法一科"})
-        api.complete("office_li", case_id, "Task_investigate", {"facts_found": "f", "evidence": ["e"],
-                                                                "investigators": ["a", "b"],
-                                                                "act_date": "2026-03-02"})
+        api.to_conclusion(case_id)
+        api.conclude(case_id, hear=False)  # each waits for zhang_wei's statement, with its 7-day timer
     later = dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=8)
     assert services.cases.fire_due_timers(later - dt.timedelta(days=2)) == 0
     fired: list[int] = []
@@ -423,8 +476,9 @@ def test_due_timers_fire_once_even_with_several_workers(api, services):
     with services.db.session() as s:
         events = s.scalars(select(Event.case_id).where(Event.kind == "timer_fired")).all()
     assert sorted(events) == sorted(cases)
-    for case_id in cases:
-        assert api.task("office_li", case_id, "Task_conclude")
+    for case_id in cases:  # the waiver is recorded and the case goes on to the vote
+        assert api.task("lg_chen", case_id, "Task_vote")
+        assert api.get("zhang_wei", "/tasks", case_id=case_id).get_json()["total"] == 0
 
 
 # --------------------------------------------------------------------------- cost shape
@@ -447,8 +501,7 @@ def test_the_inbox_reads_only_the_task_index_and_completion_loads_one_case(api, 
     assert api.ok(api.get("office_li", "/tasks"))["total"] == 3
     assert api.ok(api.get("office_li", "/cases"))["total"] == 3
     assert calls == {"restore": 0, "serialize": 0}
-    api.complete("office_li", cases[0], "Task_register", {"register": True, "grounds": [7], "subject": "zhang_wei",
-                                                           "unit": "执法一科"})
+    api.complete("office_li", cases[0], "Task_register", registration("zhang_wei"))
     assert calls == {"restore": 1, "serialize": 1}
 
 

@@ -59,7 +59,8 @@ OPENAPI: dict[str, Any] = {
         },
         "/cases/{case_id}": {
             "get": {
-                "summary": "A case: status, tasks, history, decision traces and outcome (as the caller may see it)",
+                "summary": "A case: status, tasks, respondents, history, decision traces and each person's outcome "
+                           "(as the caller may see it: a respondent only their own, once served)",
                 "parameters": [{"name": "case_id", "in": "path", "required": True, "schema": {"type": "integer"}}],
                 "responses": {"200": _json(_ref("CaseDetail"), "The case"), **ERRORS},
             }
@@ -137,7 +138,11 @@ OPENAPI: dict[str, Any] = {
             "get": {
                 "summary": "Art. 15 register: persons and units disqualified from awards and promotion, per year",
                 "parameters": [_query("year", {"type": "integer"}, "calendar year")],
-                "responses": {"200": _json({"type": "object", "properties": {"items": {"type": "array"}}},
+                "responses": {"200": _json({"type": "object", "properties": {"items": {"type": "array", "items": {
+                    "type": "object", "properties": {
+                        "year": {"type": "integer"}, "kind": {"enum": ["person", "unit"]}, "name": {"type": "string"},
+                        "unit": {"type": ["string", "null"], "description": "a person's own unit"},
+                        "case_id": {"type": "integer"}}}}}},
                                            "The register"), **ERRORS},
             }
         },
@@ -170,6 +175,9 @@ OPENAPI: dict[str, Any] = {
                      "properties": {"id": {"type": "string"}, "case_id": {"type": "integer"},
                                     "name": {"type": "string"}, "title": {"type": "string"},
                                     "role": {"type": ["string", "null"]}, "assignee": {"type": ["string", "null"]},
+                                    "person": {"type": ["string", "null"],
+                                               "description": "the respondent the task is about (their own "
+                                                              "statement or appeal, or their service or review)"},
                                     "claimed_by": {"type": ["string", "null"]},
                                     "due": {"type": ["string", "null"], "format": "date-time"},
                                     "overdue": {"type": "boolean"}, "form_key": {"type": ["string", "null"]},
@@ -193,9 +201,30 @@ OPENAPI: dict[str, Any] = {
                 "unit": {"type": "string"}, "summary": {"type": "string"}, "grounds": {"type": "array"},
                 "act_date": {"type": "string"}, "year": {"type": "integer"}, "status": {"type": "string"},
                 "stage": {"type": "string"}, "end_event": {"type": ["string", "null"]},
-                "outcome": {"type": ["object", "null"]}}},
+                "outcomes": {"type": ["array", "null"], "items": _ref("Outcome"),
+                             "description": "one per respondent; a respondent sees only their own, once served"}}},
+            "Outcome": {"type": "object", "required": ["person"], "properties": {
+                "person": {"type": "string"}, "role": {"enum": ["handler", "reviewer", "approver"]},
+                "unit": {"type": "string"}, "exempt": {"type": "boolean"}, "liable": {"type": "boolean"},
+                "aggravated": {"type": "boolean"}, "tier": {"type": ["integer", "null"]},
+                "measures": {"type": "array", "items": {"type": "string"},
+                             "description": "the measures the tier offers"},
+                "measure": {"type": ["string", "null"], "description": "the one measure decided for this person"},
+                "citations": {"type": "array", "items": {"type": "string"}},
+                "established": {"type": "boolean", "description": "decided by the leading group and not revoked"},
+                "served_on": {"type": ["string", "null"], "format": "date"},
+                "decision_number": {"type": ["string", "null"]}, "appeal": {"type": ["boolean", "null"]},
+                "appeal_result": {"enum": ["upheld", "lowered", "revoked", "dismissed", None]},
+                "revoked": {"type": "boolean"}}},
+            "Respondent": {"type": "object", "properties": {
+                "person": {"type": "string"}, "role": {"type": "string"}, "unit": {"type": "string"},
+                "established": {"type": "boolean"}, "served_on": {"type": ["string", "null"], "format": "date"}}},
             "CaseDetail": {"allOf": [_ref("Case"), {"type": "object", "properties": {
-                "tasks": {"type": "array"}, "history": {"type": "array"}, "decisions": {"type": "array"},
+                "tasks": {"type": "array", "items": {"type": "object", "properties": {
+                    "name": {"type": "string"}, "person": {"type": ["string", "null"]}}}},
+                "respondents": {"type": "array", "items": _ref("Respondent"), "description": "staff only"},
+                "history": {"type": "array"}, "decisions": {"type": "array",
+                                                            "description": "decision traces, each naming its person"},
                 "reporter": {"type": "object", "description": "office only"}}}]},
             "CasePage": {"type": "object", "properties": {"items": {"type": "array", "items": _ref("Case")},
                                                           "total": {"type": "integer"}, "page": {"type": "integer"},
