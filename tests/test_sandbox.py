@@ -51,6 +51,16 @@ def test_ordinary_case_scripts_work():
     assert sandbox.evaluate('channel == "inspection" and len(grounds) > 0', {"channel": "inspection", "grounds": [1]})
 
 
+def test_refuse_is_the_one_extra_builtin_and_stops_a_script_with_a_field_and_message():
+    data = {"findings": [{"person": "zhao_pi"}]}
+    with pytest.raises(sandbox.Refusal) as err:
+        sandbox.execute('for f in findings:\n    refuse("findings", "不是本案当事人：" + f["person"])\nafter = 1', data)
+    assert (err.value.field, err.value.message) == ("findings", "不是本案当事人：zhao_pi")
+    assert "after" not in data
+    sandbox.execute('refused = 0\nfor f in findings:\n    if f["person"] == "nobody":\n        refuse("x", "y")', data)
+    assert data["refused"] == 0
+
+
 def test_a_diagram_script_that_opens_a_file_fails_the_step_and_reads_nothing(tmp_path):
     """Through the engine: a script task in a deployed diagram cannot read the server's files."""
     processes, forms = tmp_path / "processes", tmp_path / "forms"
@@ -63,18 +73,17 @@ def test_a_diagram_script_that_opens_a_file_fails_the_step_and_reads_nothing(tmp
         "aggravated = len(aggravation_result) &gt; 0", f"aggravated = open({str(secret)!r}).read()"), encoding="utf-8")
     engine = ProcessEngine.from_folders(processes, forms)
     case = engine.start({"channel": "inspection", "subject": "zhang_wei", "unit": "一科", "grounds": [7],
-                         "summary": "s", "act_date": "2026-01-05"}, {"leading_group_members": ["a"],
-                                                                     "errors_this_year": 1})
-    for name, data in [("Task_register", {"register": True, "grounds": [7], "subject": "zhang_wei", "unit": "一科"}),
+                         "summary": "s", "act_date": "2026-01-05"}, {"leading_group_members": ["a", "b", "c"],
+                                                                     "errors_by_person": {}})
+    for name, data in [("Task_register", {"register": True, "grounds": [7], "respondents": [
+                            {"person": "zhang_wei", "role": "handler", "unit": "一科"}]}),
                        ("Task_investigate", {"facts_found": "f", "evidence": ["e"], "investigators": ["a", "b"],
-                                             "act_date": "2026-01-05"}),
-                       ("Task_statement", {"statement_waived": True})]:
+                                             "act_date": "2026-01-05"})]:
         task = next(t for t in engine.open_tasks(case) if t.name == name)
         engine.complete(case, task.id, data)
     task = next(t for t in engine.open_tasks(case) if t.name == "Task_conclude")
     with pytest.raises(EngineError, match="open"):
-        engine.complete(case, task.id, {"conclusion": "c", "exemption_ground": None, "handler_fault": 1,
-                                        "reviewer_missed": False, "approver_fault": False, "corruption": False,
-                                        "lost_lawsuit": False, "concealed": False, "severity": "minor"})
+        engine.complete(case, task.id, {"conclusion": "c", "findings": [
+            {"person": "zhang_wei", "handler_fault": 1, "severity": "minor"}]})
     assert "top secret" not in engine.serialize(case)
     assert [t.name for t in engine.open_tasks(case)] == ["Task_conclude"]
