@@ -7,6 +7,7 @@ business rule tasks need existing decisions whose inputs some form, script or sy
 """
 from __future__ import annotations
 
+import ast
 import json
 import re
 from dataclasses import dataclass, field
@@ -139,8 +140,9 @@ def _check_diagrams(checked: list[Path], context: list[Path], catalog: Catalog, 
             if due and not _DURATION.match(due.strip()):
                 add(task, f"camunda:dueDate '{due}' must be an ISO-8601 duration from when the task opens, "
                           f"e.g. P15D")
-            loop = task.find("bpmn:multiInstanceLoopCharacteristics", NS)
-            if loop is not None and loop.get(f"{{{CAMUNDA_NS}}}elementVariable"):
+
+        for loop in root.iterfind(".//bpmn:multiInstanceLoopCharacteristics", NS):  # tasks and sub-processes
+            if loop.get(f"{{{CAMUNDA_NS}}}elementVariable"):
                 provided.add(loop.get(f"{{{CAMUNDA_NS}}}elementVariable"))
 
         flows = {fl.get("id"): fl for fl in root.iterfind(".//bpmn:sequenceFlow", NS)}
@@ -183,7 +185,7 @@ def _check_diagrams(checked: list[Path], context: list[Path], catalog: Catalog, 
                 sandbox.compile_script(code)
             except sandbox.SandboxError as exc:
                 add(task, f"the script does not compile in the sandbox: {exc}")
-            provided |= sandbox.assigned_names(code)
+            provided |= assigned_names(code)
 
         for task in root.iterfind(".//bpmn:businessRuleTask", NS):
             ref = task.get(f"{{{CAMUNDA_NS}}}decisionRef")
@@ -223,6 +225,28 @@ def _check_diagrams(checked: list[Path], context: list[Path], catalog: Catalog, 
     for key in sorted(set(forms) - used_forms - {INTAKE_FORM}):
         problems.append(Problem(str(form_paths[key]), "", f"no user task uses the form '{key}' (camunda:formKey)"))
     return problems
+
+
+_ASSIGNMENT_LINE = re.compile(r"^\s*([A-Za-z_]\w*)\s*(?:\+|-|\*|/)?=(?!=)", re.MULTILINE)
+
+
+def assigned_names(code: str) -> set[str]:
+    """Variables a script sets, at any depth (also inside if and for blocks, where a diagram script often sets a
+    result such as ``resolution``). A script that does not parse is read line by line, so that its one problem
+    is reported once rather than as every table input it would have provided."""
+    try:
+        tree = ast.parse(code)
+    except SyntaxError:
+        return set(_ASSIGNMENT_LINE.findall(code))
+    names = set(sandbox.assigned_names(code))
+    for node in ast.walk(tree):
+        targets = node.targets if isinstance(node, ast.Assign) else (
+            [node.target] if isinstance(node, (ast.AnnAssign, ast.AugAssign)) else [])
+        for target in targets:
+            for sub in ast.walk(target):
+                if isinstance(sub, ast.Name) and isinstance(sub.ctx, ast.Store):
+                    names.add(sub.id)
+    return names
 
 
 def table_problems(model, file: str) -> list[Problem]:
