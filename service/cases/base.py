@@ -41,14 +41,18 @@ class CaseServiceBase:
 
     # ---------------------------------------------------------------- facts and state
 
-    def _facts(self, store: Store, row: Case, wf: WorkflowCase) -> dict[str, Any]:
+    def _facts(self, store: Store, row: Case, engine: ProcessEngine, wf: WorkflowCase) -> dict[str, Any]:
         """System facts the service computes: never typed by anyone."""
         data = wf.data
         year = int(str(data.get("act_date") or row.act_date)[:4])
         persons = [r["person"] for r in data.get("respondents") or [] if isinstance(r, dict) and r.get("person")]
-        return {"errors_by_person": {p: store.count_established(p, year, exclude_case=row.id) + 1 for p in persons},
-                "leading_group_members": store.usernames_with_role("leading_group"), "case_id": row.id,
-                "today": self.clock().date().isoformat()}
+        facts = {"errors_by_person": {p: store.count_established(p, year, exclude_case=row.id) + 1 for p in persons},
+                 "leading_group_members": store.usernames_with_role("leading_group"), "case_id": row.id,
+                 "today": self.clock().date().isoformat()}
+        if not engine.per_person:  # a case on a version before the person model finishes on it
+            subject = data.get("subject") or row.subject
+            facts["errors_this_year"] = store.count_established(subject, year, exclude_case=row.id) + 1
+        return facts
 
     @staticmethod
     def _check_persons(store: Store, data: dict[str, Any]) -> None:
@@ -83,8 +87,11 @@ class CaseServiceBase:
             if data.get(key) not in (None, ""):
                 setattr(row, key, data[key])
         row.year = int(str(row.act_date)[:4])
-        outcomes = self._person_outcomes(wf)
-        respondents = [r for r in data.get("respondents") or [] if isinstance(r, dict)]
+        if engine.per_person:
+            outcomes = self._person_outcomes(wf)
+            respondents = [r for r in data.get("respondents") or [] if isinstance(r, dict)]
+        else:
+            outcomes, respondents = self._legacy_outcomes(row, data)
         store.sync_case_persons(row.id, row.year, respondents, outcomes)
         row.outcome = to_json([outcomes[p] for p in outcomes]) if outcomes else None
         row.established = any(o.get("established") and not o.get("revoked") for o in outcomes.values())
@@ -96,7 +103,11 @@ class CaseServiceBase:
             store.log(row.id, None, "closed", end=row.end_event)
         disq = data.get("disqualification")
         if disq:
-            store.record_disqualification(row.id, disq.get("entries", []))
+            entries = disq.get("entries")
+            if entries is None:  # a version before the person model: its persons and the subject's unit
+                entries = [{"person": p, "unit": (disq.get("units") or [None])[0], "year": disq["year"]}
+                           for p in disq.get("persons", [])]
+            store.record_disqualification(row.id, entries)
         store.s.flush()
 
     @staticmethod
@@ -108,6 +119,25 @@ class CaseServiceBase:
             if isinstance(service, dict) and isinstance(service.get("outcome"), dict):
                 outcomes[service["person"]] = service["outcome"]
         return outcomes
+
+    @staticmethod
+    def _legacy_outcomes(row: Case, data: dict[str, Any]) -> tuple[dict[str, dict[str, Any]], list[dict[str, Any]]]:
+        """A case on a version before the person model: its one subject, with the case's outcome as theirs."""
+        subject = data.get("subject") or row.subject
+        if not subject:
+            return {}, []
+        respondents = [{"person": subject, "role": "handler", "unit": data.get("unit") or row.unit or ""}]
+        outcome = data.get("outcome")
+        if not isinstance(outcome, dict):
+            return {}, respondents
+        liable = any(r.get("person") == subject for r in outcome.get("responsible") or [])
+        mine = {"person": subject, "role": "handler", "unit": respondents[0]["unit"], "exempt": outcome.get("exempt"),
+                "liable": liable, "aggravated": outcome.get("aggravated"), "tier": outcome.get("tier"),
+                "measure": outcome.get("measure"), "citations": outcome.get("citations") or [],
+                "established": bool(data.get("error_established")), "revoked": bool(outcome.get("revoked")),
+                "served_on": data.get("served_on"), "appeal": data.get("appeal"),
+                "appeal_result": outcome.get("appeal_result")}
+        return {subject: mine}, respondents
 
     @staticmethod
     def _index_row(t: OpenTask) -> dict[str, Any]:

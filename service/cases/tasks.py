@@ -79,7 +79,7 @@ class TaskService(CaseServiceBase):
                 self._check_persons(store, data)
             engine = self.deployments.engine(row.deployment_id)
             wf = engine.restore(store.state(row.id))
-            facts = self._facts(store, row, wf)
+            facts = self._facts(store, row, engine, wf)
             try:
                 step = engine.complete(wf, task_id, data, facts)
             except FormErrors as exc:

@@ -6,8 +6,8 @@ serialize), :mod:`.checks` parses files for `validate`.
 """
 from .case import Case, OpenTask, PendingTimer, StepResult, _duration
 from .checks import check_bpmn
-from .process import (INTAKE_FORM, PROCESS_ID, ROLES, SYSTEM_FACTS, EngineError, FormErrors, ProcessEngine,
+from .process import (INTAKE_FORM, LEGACY_FACTS, PROCESS_ID, ROLES, SYSTEM_FACTS, EngineError, FormErrors, ProcessEngine,
                       TaskNotOpen)
 
-__all__ = ["Case", "EngineError", "FormErrors", "INTAKE_FORM", "OpenTask", "PendingTimer", "PROCESS_ID",
+__all__ = ["Case", "EngineError", "FormErrors", "INTAKE_FORM", "LEGACY_FACTS", "OpenTask", "PendingTimer", "PROCESS_ID",
            "ProcessEngine", "ROLES", "StepResult", "SYSTEM_FACTS", "TaskNotOpen", "_duration", "check_bpmn"]

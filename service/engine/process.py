@@ -56,6 +56,10 @@ SYSTEM_FACTS = {
     "case_id": "the case number",
     "today": "the date of the step (YYYY-MM-DD)",
 }
+# What a version from before the person model (one subject per case) asked for; its running cases finish on it.
+LEGACY_FACTS = {
+    "errors_this_year": "Art. 11(3) for the one subject of a case on a version before the person model",
+}
 
 
 class EngineError(Exception):
@@ -85,6 +89,8 @@ class ProcessEngine:
             raise EngineError(f"{exc.file_name or ''} {exc.id or ''}: {_first_line(exc)}".strip()) from exc
         for process in (self.spec, *self.subprocess_specs.values()):
             _fix_camunda_multi_instance(process)
+        # a version from before the person model names no respondents and counts Art. 11(3) for its subject only
+        self.per_person = any(b"errors_by_person" in data for data in bundle.bpmn.values())
         self.serializer = _serializer()
         blank = json.loads(self.serializer.serialize_json(BpmnWorkflow(self.spec, self.subprocess_specs)))
         # the spec is stored once per deployment, not in every case's state
@@ -307,10 +313,9 @@ class ProcessEngine:
             return spec.input_item.bpmn_id
         return None
 
-    @staticmethod
-    def _facts(facts: Mapping[str, Any] | None) -> dict[str, Any]:
+    def _facts(self, facts: Mapping[str, Any] | None) -> dict[str, Any]:
         facts = dict(facts or {})
-        unknown = set(facts) - set(SYSTEM_FACTS)
+        unknown = set(facts) - set(SYSTEM_FACTS) - (set() if self.per_person else set(LEGACY_FACTS))
         if unknown:
             raise EngineError(f"not system facts: {', '.join(sorted(unknown))}")
         return facts
