@@ -60,9 +60,12 @@ class ReviewService:
         with self.db.session() as s:
             traces = Store(s).decision_traces(d.id, version)
         usage: dict[str, set[int]] = {r.id: set() for r in t.rules}
+        persons: dict[str, set[tuple[int, str]]] = {r.id: set() for r in t.rules}
         for case_id, trace in traces:
             for m in trace.get("matched", []):
                 usage.setdefault(m["id"], set()).add(case_id)
+                if isinstance(trace.get("person"), str):  # the tables run per respondent: who it decided for
+                    persons.setdefault(m["id"], set()).add((case_id, trace["person"]))
         return {
             "version": version, "versions": self.versions(), "id": d.id, "name": d.name,
             "description": d.description, "file": d.file, "table_version": d.version,
@@ -73,7 +76,9 @@ class ReviewService:
                         for o in t.outputs],
             "rules": [{"id": r.id, "row": r.row, "inputs": [u.text or "-" for u in r.inputs],
                        "outputs": list(r.output_texts), "annotation": r.annotation,
-                       "cases": sorted(usage.get(r.id, set()))} for r in t.rules],
+                       "cases": sorted(usage.get(r.id, set())),
+                       "persons": [{"case_id": c, "person": p} for c, p in sorted(persons.get(r.id, set()))]}
+                      for r in t.rules],
             "findings": [f.to_json() for f in analyse(d).findings],
             "evaluations": len(traces),
         }
