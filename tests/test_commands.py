@@ -64,6 +64,8 @@ def test_deploy_refuses_broken_files_and_names_each_problem(workdir):
 def test_demo_then_serve_answers_the_api_with_demo_accounts(workdir):
     out = run(workdir, "demo").stdout
     assert "office_li" in out and "demo1234" in out
+    for account in ("zhang_wei", "wang_fang", "liu_yang", "lg_chen", "lg_wu", "lg_zhou"):
+        assert account in out
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -86,6 +88,14 @@ def test_demo_then_serve_answers_the_api_with_demo_accounts(workdir):
             pytest.fail("the server did not answer")
         assert cases["total"] == 5
         assert {c["status"] for c in cases["items"]} == {"open", "closed"}
+        # per person: a case waiting for the statements of three respondents, one closed with an outcome each
+        outcomes = {c["channel"]: [(o["person"], o["liable"], o.get("served_on")) for o in c["outcomes"] or []]
+                    for c in cases["items"] if c["status"] == "closed"}
+        assert outcomes["superior_referral"] == [("zhang_wei", True, "2026-09-01"), ("liu_yang", False, "2026-09-01")]
+        stages = sorted(c["stage"] for c in cases["items"] if c["status"] == "open")
+        assert stages == sorted(["立案审查", "陈述和辩解", "集体讨论决定（第七条）"])
+        waiting = next(c for c in cases["items"] if c["stage"] == "陈述和辩解")
+        assert [o["person"] for o in waiting["outcomes"]] == ["zhang_wei", "wang_fang", "liu_yang"]
     finally:
         server.terminate()
         server.wait(timeout=10)
