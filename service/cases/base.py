@@ -173,6 +173,10 @@ class CaseServiceBase:
         return task, row
 
     def _actionable_task(self, store: Store, principal: Principal, task_id: str) -> tuple[Task, Case]:
+        """A task the caller may act on now, with its case locked for the rest of the write transaction."""
+        task = store.task(task_id)
+        if task is not None:
+            store.lock_case(task.case_id)
         task, row = self._visible_task(store, principal, task_id)
         staff = self._acts_as_staff(store, principal, row)
         if not (task.assignee == principal.username or (staff and task.assignee is None and task.role in principal.roles)):

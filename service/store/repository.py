@@ -87,6 +87,16 @@ class Store:
     def case(self, case_id: int) -> Case | None:
         return self.s.get(Case, case_id)
 
+    def lock_case(self, case_id: int) -> Case | None:
+        """Take the case's row lock for this transaction and re-read the case and its task index: steps on one
+        case (e.g. the members' simultaneous votes) then run one after the other on fresh state. (SQLite's write
+        transaction already holds the database lock.)"""
+        row = self.s.scalar(select(Case).where(Case.id == case_id).with_for_update()
+                            .execution_options(populate_existing=True))
+        if row is not None:
+            self.s.execute(select(Task).where(Task.case_id == case_id).execution_options(populate_existing=True))
+        return row
+
     def case_by_receipt(self, code: str) -> Case | None:
         return self.s.scalar(select(Case).where(Case.receipt_code == code))
 
@@ -194,7 +204,10 @@ class Store:
     def open_tasks_for(self, username: str, roles: set[str], *, filters: dict[str, Any], page: int,
                        per_page: int, sort: str = "due") -> Page:
         """The caller's open tasks: assigned to them, or unassigned in one of their roles. Index only."""
-        visible = or_(Task.assignee == username, and_(Task.assignee.is_(None), Task.role.in_(sorted(roles))))
+        # a respondent has no part in the office's or the group's work on their own case, whatever their roles
+        own_cases = select(CasePerson.case_id).where(CasePerson.person == username)
+        visible = or_(Task.assignee == username, and_(Task.assignee.is_(None), Task.role.in_(sorted(roles)),
+                                                      Task.case_id.not_in(own_cases)))
         q = select(Task, Case).join(Case, Case.id == Task.case_id).where(Task.state == "open", visible)
         if filters.get("name"):
             q = q.where(Task.name == filters["name"])
