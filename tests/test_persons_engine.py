@@ -117,6 +117,9 @@ def test_a_revised_heavier_proposal_is_heard_again_by_that_person_only(engine):
 @pytest.mark.parametrize("handler_fault,approver_facts,citation", [
     (5, {"review_lax": True}, "第五条第（十九）项"),
     (0, {"approver_fault": True}, "第十条"),
+    # the handler erred because the leader decided so (6(7)): their Art. 8 fault does not make the leader's act
+    # "proper" under Art. 10, so the deciding approver stays liable
+    (5, {"approver_fault": True}, "第十条"),
 ])
 def test_art6_7_frees_the_handler_but_not_the_approver(engine, handler_fault, approver_facts, citation):
     run = concluded(engine, [{"person": "zhang_wei", "exemption_ground": 7, "handler_fault": handler_fault,
