@@ -149,6 +149,7 @@ def test_three_respondents_each_heard_decided_served_and_one_appeals(services):
         svc.claim(LIU, conclude["id"])
     with pytest.raises(NotFound):
         svc.get_case(LIU, case_id)  # nothing to see before their own task
+    assert tasks(services, LIU, case_id, "Task_conclude") == []  # nor in their inbox
     step(services, OFFICE, case_id, "Task_conclude", {"conclusion": "结论", "findings": FINDINGS})
 
     # each respondent has their own statement task, only they can complete it
@@ -202,6 +203,7 @@ def test_three_respondents_each_heard_decided_served_and_one_appeals(services):
         svc.complete(LIU, serve["liu_yang"]["id"], {"decision_number": "x", "served_on": f"{YEAR}-11-20",
                                                     "service_method": "direct"})
     assert svc.get_case(ZHANG, case_id)["outcomes"] == []
+    assert [t for t in svc.list_tasks(LIU).items if t["case_id"] == case_id] == []  # no Task_serve of their own
     for n, person in enumerate(("zhang_wei", "wang_fang", "liu_yang")):
         svc.complete(OFFICE, serve[person]["id"], {"decision_number": f"明执追〔2026〕{n + 5}号",
                                                     "served_on": f"{YEAR}-11-2{n}", "service_method": "direct"})
