@@ -129,7 +129,6 @@ def test_a_full_case_through_the_api_for_each_channel(api, channel):
         case_id = api.start(channel=channel)
     api.to_conclusion(case_id)
     api.conclude(case_id, severity="serious")
-    serve = None
     for member in MEMBERS:
         api.complete(member, case_id, "Task_vote", {"vote": "approve", "measure_choices": [
             {"person": "zhang_wei", "measure": "警告处分"}]})

@@ -9,8 +9,8 @@ from sqlalchemy import select
 
 from service.auth import Principal
 from service.bundle import Bundle
-from service.errors import Forbidden, Invalid
 from service.cases.migration import PERSONLESS
+from service.errors import Forbidden, Invalid
 from service.store.models import CaseState, Event, Task, Timer
 from service.store.repository import Store
 from service.web import build_services
@@ -63,8 +63,10 @@ def hear(services, case_id: int) -> None:
         step(services, Principal(person), case_id, "Task_statement", {"statement_waived": True})
 
 
-def edited(**replacements: str) -> dict[str, bytes]:
-    files = Bundle.from_folders(ROOT / "processes", ROOT / "forms").files
+def edited(services, **replacements: str) -> dict[str, bytes]:
+    """Version 1's files (as deployed: processes/ may change on disk meanwhile) with these replacements."""
+    with services.db.session() as s:
+        files = Store(s).deployment_files(1)
     for name, (old, new) in replacements.items():
         text = files[name].decode("utf-8")
         assert old in text
@@ -76,8 +78,9 @@ def test_moving_open_cases_moves_what_it_may_and_refuses_what_it_must(services):
     at_registration = services.cases.start_case(OFFICE, INTAKE)["id"]
     at_statement = to_statement(services)
     # v2 renames the hearing step: a case waiting in it cannot move, the one at registration can
-    v2, created = services.owners.upload(ADMIN, {"accountability_case.bpmn": edited(
-        **{"processes/accountability_case.bpmn": ("Task_statement", "Task_hearing")})["processes/accountability_case.bpmn"]})
+    renamed = edited(services, **{"processes/accountability_case.bpmn": ("Task_statement", "Task_hearing")})
+    v2, created = services.owners.upload(ADMIN, {"accountability_case.bpmn":
+                                                 renamed["processes/accountability_case.bpmn"]})
     assert (v2, created) == (2, True)
     check = services.cases.migration_check(ADMIN, 1, v2)
     assert [c["id"] for c in check["movable"]] == [at_registration]
@@ -107,7 +110,7 @@ def test_moving_open_cases_moves_what_it_may_and_refuses_what_it_must(services):
 def test_a_moved_case_uses_the_new_tables(services):
     case_id = to_conclusion(services)
     v2, _ = services.owners.upload(ADMIN, {"sanction.dmn": edited(
-        **{"processes/sanction.dmn": ('"责令书面检查，给予通报批评"', '"书面检查并通报批评"')})["processes/sanction.dmn"]})
+        services, **{"processes/sanction.dmn": ('"责令书面检查，给予通报批评"', '"书面检查并通报批评"')})["processes/sanction.dmn"]})
     assert services.cases.migrate(ADMIN, [case_id], v2)["moved"] == [case_id]
     step(services, OFFICE, case_id, "Task_conclude", CONCLUSION)
     measures = {o["person"]: o["measure"] for o in services.cases.get_case(OFFICE, case_id)["outcomes"]}
@@ -124,7 +127,7 @@ def test_only_owners_deploy_and_move(services):
 
 
 def test_a_broken_upload_lists_every_problem_and_deploys_nothing(services):
-    broken = edited(**{"processes/accountability_case.bpmn": ("register == True", "${register}")})
+    broken = edited(services, **{"processes/accountability_case.bpmn": ("register == True", "${register}")})
     with pytest.raises(Invalid) as err:
         services.owners.upload(ADMIN, {"accountability_case.bpmn": broken["processes/accountability_case.bpmn"],
                                        "notes.txt": b"x"})
@@ -136,7 +139,7 @@ def test_a_broken_upload_lists_every_problem_and_deploys_nothing(services):
 
 
 def test_the_diff_between_versions_names_elements_and_rules(services):
-    files = edited(**{"processes/accountability_case.bpmn": ('name="立案审查"', 'name="立案审查（15日）"'),
+    files = edited(services, **{"processes/accountability_case.bpmn": ('name="立案审查"', 'name="立案审查（15日）"'),
                       "processes/sanction.dmn": ('["开除公职"]', '["撤职处分"]')})
     v2, _ = services.owners.upload(ADMIN, {"accountability_case.bpmn": files["processes/accountability_case.bpmn"],
                                            "sanction.dmn": files["processes/sanction.dmn"]})
@@ -175,7 +178,7 @@ def test_a_case_in_the_middle_of_the_vote_cannot_move(services):
     hear(services, case_id)
     step(services, Principal("lg_chen", frozenset({"leading_group"})), case_id, "Task_vote", {"vote": "approve"})
     v2, _ = services.owners.upload(ADMIN, {"sanction.dmn": edited(
-        **{"processes/sanction.dmn": ('["开除公职"]', '["撤职处分"]')})["processes/sanction.dmn"]})
+        services, **{"processes/sanction.dmn": ('["开除公职"]', '["撤职处分"]')})["processes/sanction.dmn"]})
     [blocked] = services.cases.migration_check(ADMIN, 1, v2)["blocked"]
     assert blocked["id"] == case_id and "Sub_vote" in blocked["reasons"][0]
     assert services.cases.migrate(ADMIN, [case_id], v2)["moved"] == []
@@ -190,7 +193,7 @@ def test_an_edited_statement_period_applies_to_cases_moved_before_the_hearing(se
     before_hearing = to_conclusion(services)
     in_hearing = to_statement(services)
     v2, created = services.owners.upload(ADMIN, {"accountability_case.bpmn": edited(
-        **{"processes/accountability_case.bpmn": STATEMENT_TIMER})["processes/accountability_case.bpmn"]})
+        services, **{"processes/accountability_case.bpmn": STATEMENT_TIMER})["processes/accountability_case.bpmn"]})
     assert (v2, created) == (2, True)
     check = services.cases.migration_check(ADMIN, 1, v2)
     assert [c["id"] for c in check["movable"]] == [before_hearing]
@@ -232,7 +235,7 @@ def test_a_registered_case_from_before_the_person_model_cannot_move(services):
     waiting = services.cases.start_case(OFFICE, INTAKE)["id"]
     step(services, OFFICE, registered, "Task_register", {"register": True, "grounds": [7], "subject": "zhang_wei",
                                                          "unit": "执法一科"})
-    new, created = services.deployments.deploy(Bundle(edited(**{"processes/accountability_case.bpmn":
+    new, created = services.deployments.deploy(Bundle(edited(services, **{"processes/accountability_case.bpmn":
                                                                 STATEMENT_TIMER})), "owner")
     assert (new, created) == (3, True)
     check = services.cases.migration_check(ADMIN, old, new)

@@ -90,8 +90,10 @@ def decided_case(svc, person: str, act_date: str, **finding) -> int:
 
 def snapshot(svc, case_id: int) -> dict[str, Any]:
     with svc.db.session() as s:
-        return {"stage": s.get(Case, case_id).stage, "events": s.scalar(select(func.count()).select_from(Event).where(Event.case_id == case_id)),
-                "tasks": sorted((t.id, t.name, t.state) for t in s.scalars(select(Task).where(Task.case_id == case_id)))}
+        events = s.scalar(select(func.count()).select_from(Event).where(Event.case_id == case_id))
+        rows = s.scalars(select(Task).where(Task.case_id == case_id))
+        return {"stage": s.get(Case, case_id).stage, "events": events,
+                "tasks": sorted((t.id, t.name, t.state) for t in rows)}
 
 
 def traces(svc, case_id: int, decision: str) -> dict[str, dict[str, Any]]:
