@@ -4,13 +4,31 @@ Diagrams are written by procedure owners, so their code never gets Python's full
 no imports, no files, no attribute names starting with ``_``, no ``while`` loops (a diagram's
 script handles one case's data and never needs an unbounded loop), and only the builtins listed
 in :data:`ALLOWED_BUILTINS`. ``range`` is RestrictedPython's limited range.
+
+RestrictedPython limits names, not work, so the sandbox also limits what a script may cost and see:
+
+* **time**: each condition or script runs at most :data:`SCRIPT_SECONDS` (``ACCOUNTABILITY_SCRIPT_SECONDS``,
+  default 1 s) of its own lines, checked on every line it runs (loops included);
+* **size**: ``**``, ``*``, ``<<`` and ``+`` go through guards that refuse results beyond
+  :data:`MAX_INT_BITS` bits or :data:`MAX_ITEMS` elements before they are computed (``10**10**9`` is refused,
+  not attempted); padding string methods (``ljust`` …) are not available; what a script leaves in the case
+  is at most :data:`MAX_OUTPUT_ITEMS` values; recursion and memory errors fail the step;
+* **data**: the reporter's identity (``reporter``) is never visible to diagram code (Art. 5(12)): scripts see
+  a placeholder when there is a reporter, ``None`` when not, and cannot change it.
+
+A breach raises :class:`ScriptLimit`: the step fails with that message and the case stays as it was.
 """
 from __future__ import annotations
 
 import ast
+import operator
+import os
+import sys
+import time
 from typing import Any, Mapping
 
 from RestrictedPython import compile_restricted_eval, compile_restricted_exec, limited_builtins
+from RestrictedPython.transformer import RestrictingNodeTransformer
 from RestrictedPython.Eval import default_guarded_getitem, default_guarded_getiter
 from RestrictedPython.Guards import (full_write_guard, guarded_iter_unpack_sequence, guarded_unpack_sequence,
                                      safer_getattr)
@@ -24,6 +42,119 @@ ALLOWED_BUILTINS: dict[str, Any] = {
 
 class SandboxError(Exception):
     """Code that the sandbox refuses to compile or run."""
+
+
+class ScriptLimit(SandboxError):
+    """Diagram code went past a limit of time, size or depth; the step fails and the case stays as it was."""
+
+
+SCRIPT_SECONDS = float(os.environ.get("ACCOUNTABILITY_SCRIPT_SECONDS", "1"))
+MAX_SOURCE = 100_000  # characters of one condition or script
+MAX_INT_BITS = 32_768  # about 9,900 decimal digits
+MAX_ITEMS = 1_000_000  # characters of a string, elements of a list, made by one operation
+MAX_OUTPUT_ITEMS = 200_000  # values a script leaves in the case
+FILENAME = "<diagram code>"
+REPORTER_PLACEHOLDER = "（举报人信息仅办公室可见）"
+PADDING_METHODS = frozenset({"ljust", "rjust", "center", "zfill", "expandtabs", "format", "format_map"})
+_SEQUENCES = (str, bytes, list, tuple)
+_OPERATORS = {"**": operator.pow, "*": operator.mul, "<<": operator.lshift, "+": operator.add,
+              "-": operator.sub, "/": operator.truediv, "//": operator.floordiv, "%": operator.mod,
+              ">>": operator.rshift, "&": operator.and_, "|": operator.or_, "^": operator.xor}
+_AST_OPERATORS = {ast.Pow: "**", ast.Mult: "*", ast.LShift: "<<", ast.Add: "+"}
+
+
+def _too_big(what: str) -> ScriptLimit:
+    return ScriptLimit(f"图中代码超出限制：{what}（请检查脚本或条件）")
+
+
+def _binop(op: str, a: Any, b: Any) -> Any:
+    """``a op b`` for the operators that can build huge values, refused before the work when too big."""
+    if op == "**" and isinstance(a, int) and isinstance(b, int) and b > 0 and abs(a) > 1:
+        if a.bit_length() * b > MAX_INT_BITS:
+            raise _too_big("乘方结果过大")
+    elif op == "*":
+        if isinstance(a, int) and isinstance(b, int):
+            if a.bit_length() + b.bit_length() > MAX_INT_BITS:
+                raise _too_big("乘积过大")
+        elif isinstance(a, _SEQUENCES) and isinstance(b, int) or isinstance(b, _SEQUENCES) and isinstance(a, int):
+            seq, n = (a, b) if isinstance(a, _SEQUENCES) else (b, a)
+            if len(seq) * max(n, 0) > MAX_ITEMS:
+                raise _too_big("重复生成的内容过长")
+    elif op == "<<" and isinstance(b, int) and b > MAX_INT_BITS:
+        raise _too_big("移位结果过大")
+    elif op == "+" and isinstance(a, _SEQUENCES) and isinstance(b, _SEQUENCES):
+        if len(a) + len(b) > MAX_ITEMS:
+            raise _too_big("拼接的内容过长")
+    return _OPERATORS[op](a, b)
+
+
+def _inplacevar(op: str, a: Any, b: Any) -> Any:
+    """``a op= b`` on a name (RestrictedPython rewrites it to this call), through the same guards."""
+    return _binop(op[:-1], a, b)
+
+
+def _getattr(obj: Any, name: str, default: Any = None) -> Any:
+    if isinstance(obj, (str, bytes)) and name in PADDING_METHODS:
+        raise SandboxError(f"'{name}' is not available in diagram code (it can build strings of any size)")
+    return safer_getattr(obj, name, default) if default is not None else safer_getattr(obj, name)
+
+
+class _Policy(RestrictingNodeTransformer):
+    """RestrictedPython's policy, plus: operators that can build huge values go through :func:`_binop`."""
+
+    def visit_BinOp(self, node: ast.BinOp) -> Any:
+        node = self.node_contents_visit(node)
+        op = _AST_OPERATORS.get(type(node.op))
+        if op is None:
+            return node
+        call = ast.Call(func=ast.Name("_binop_", ast.Load()), args=[ast.Constant(op), node.left, node.right],
+                        keywords=[])
+        return ast.fix_missing_locations(ast.copy_location(call, node))
+
+
+class _Budget:
+    """Stops diagram code that runs past its time: checked on each line the code runs (loops re-run lines)."""
+
+    def __init__(self, seconds: float):
+        self.deadline = time.monotonic() + seconds
+        self.seconds = seconds
+
+    def __enter__(self) -> "_Budget":
+        self.previous = sys.gettrace()
+        sys.settrace(self._call)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        sys.settrace(self.previous)
+
+    def _call(self, frame, event, arg):  # noqa: ANN001 - the trace protocol
+        if frame.f_code.co_filename != FILENAME:
+            return None  # library code (sorted, len …) is not traced line by line
+        self._check()
+        return self._line
+
+    def _line(self, frame, event, arg):  # noqa: ANN001 - the trace protocol
+        if event == "line":
+            self._check()
+        return self._line
+
+    def _check(self) -> None:
+        if time.monotonic() > self.deadline:
+            raise ScriptLimit(f"图中代码运行超过 {self.seconds:g} 秒，已停止（请检查脚本或条件中的循环）")
+
+
+def _count(value: Any, budget: list[int]) -> None:
+    """Count the values a script leaves behind, stopping as soon as there are too many."""
+    budget[0] -= 1 + (len(value) // 100 if isinstance(value, (str, bytes)) else 0)
+    if budget[0] < 0:
+        raise _too_big("脚本生成的数据过多")
+    if isinstance(value, dict):
+        for k, v in value.items():
+            _count(k, budget)
+            _count(v, budget)
+    elif isinstance(value, (list, tuple, set, frozenset)):
+        for v in value:
+            _count(v, budget)
 
 
 class Refusal(Exception):
@@ -46,7 +177,9 @@ ALLOWED_BUILTINS["refuse"] = refuse
 def _globals() -> dict[str, Any]:
     return {
         "__builtins__": dict(ALLOWED_BUILTINS),
-        "_getattr_": safer_getattr,
+        "_getattr_": _getattr,
+        "_binop_": _binop,
+        "_inplacevar_": _inplacevar,
         "_getitem_": default_guarded_getitem,
         "_getiter_": default_guarded_getiter,
         "_write_": full_write_guard,
@@ -72,8 +205,9 @@ def _forbidden_statements(source: str) -> None:
 
 def compile_expression(expression: str):
     """Compile a condition or expression; raise SandboxError with the reasons."""
+    _check_source(expression)
     _forbidden_statements(expression)
-    result = compile_restricted_eval(expression.strip())
+    result = compile_restricted_eval(expression.strip(), FILENAME, policy=_Policy)
     if result.errors:
         raise SandboxError("; ".join(result.errors))
     return result.code
@@ -81,31 +215,65 @@ def compile_expression(expression: str):
 
 def compile_script(script: str):
     """Compile a script task's code; raise SandboxError with the reasons."""
+    _check_source(script)
     _forbidden_statements(script)
-    result = compile_restricted_exec(script)
+    result = compile_restricted_exec(script, FILENAME, policy=_Policy)
     if result.errors:
         raise SandboxError("; ".join(result.errors))
     return result.code
+
+
+def _check_source(source: str) -> None:
+    if len(source) > MAX_SOURCE:
+        raise SandboxError(f"diagram code is limited to {MAX_SOURCE} characters")
+
+
+def _visible(variables: Mapping[str, Any]) -> dict[str, Any]:
+    """The case data as diagram code sees it: the reporter's identity replaced by a placeholder."""
+    scope = dict(variables)
+    if scope.get("reporter") is not None:
+        scope["reporter"] = REPORTER_PLACEHOLDER
+    return scope
+
+
+def _run(code: Any, scope: dict[str, Any], mode: str) -> Any:
+    try:
+        with _Budget(SCRIPT_SECONDS):
+            if mode == "eval":
+                return eval(code, scope)  # noqa: S307 - restricted bytecode, guarded globals
+            exec(code, scope)  # noqa: S102 - restricted bytecode, guarded globals
+            return None
+    except RecursionError:
+        raise ScriptLimit("图中代码递归过深，已停止") from None
+    except MemoryError:
+        raise ScriptLimit("图中代码占用内存过多，已停止") from None
 
 
 def evaluate(expression: str, variables: Mapping[str, Any]) -> Any:
     """Evaluate an expression over case data in the sandbox."""
     code = compile_expression(expression)
     scope = _globals()
-    scope.update(variables)
-    return eval(code, scope)  # noqa: S307 - restricted bytecode, guarded globals
+    scope.update(_visible(variables))
+    result = _run(code, scope, "eval")
+    _count(result, [MAX_OUTPUT_ITEMS])
+    return result
 
 
 def execute(script: str, variables: dict[str, Any]) -> None:
-    """Run a script over case data in the sandbox; assignments update ``variables``."""
+    """Run a script over case data in the sandbox; assignments update ``variables`` (never ``reporter``)."""
     code = compile_script(script)
     scope = _globals()
-    scope.update(variables)
-    exec(code, scope)  # noqa: S102 - restricted bytecode, guarded globals
+    scope.update(_visible(variables))
+    _run(code, scope, "exec")
+    budget = [MAX_OUTPUT_ITEMS]
+    changed = {}
     for key, value in scope.items():
-        if key in SANDBOX_GLOBAL_NAMES or callable(value):
+        if key in SANDBOX_GLOBAL_NAMES or callable(value) or key == "reporter":
             continue
-        variables[key] = value
+        if key not in variables or variables[key] is not value:
+            _count(value, budget)
+        changed[key] = value
+    variables.update(changed)
 
 
 def assigned_names(script: str) -> set[str]:

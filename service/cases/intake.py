@@ -6,6 +6,7 @@ import string
 from typing import Any
 
 from ..auth import Principal
+from ..engine import EngineError
 from ..errors import Forbidden, Invalid
 from ..forms import FormErrors
 from ..store.models import Case
@@ -39,6 +40,8 @@ class IntakeService(CaseServiceBase):
                 wf = engine.start(intake, facts)
             except FormErrors as exc:
                 raise Invalid("the intake has errors", exc.errors) from None
+            except EngineError as exc:
+                raise Invalid(f"the case could not be started: {exc}", {"": str(exc)}) from None
             data = wf.data
             row = Case(deployment_id=version, channel=data["channel"], subject=data.get("subject") or "",
                        unit=data.get("unit") or "", summary=data.get("summary") or "", grounds=data.get("grounds") or [],
