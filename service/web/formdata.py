@@ -23,6 +23,7 @@ class Field:
     options: list[tuple[str, str]] = field(default_factory=list)  # (value as text, label)
     columns: list["Field"] = field(default_factory=list)  # for rows and objects
     rows: int = 3
+    lookup: str | None = None  # "officers": pick an existing account (x-lookup)
 
 
 def _options(schema: dict[str, Any]) -> list[tuple[str, str]] | None:
@@ -43,6 +44,12 @@ def fields_of(schema: dict[str, Any]) -> list[Field]:
 
 
 def _field(name: str, prop: dict[str, Any], required: bool) -> Field:
+    made = _make_field(name, prop, required)
+    made.lookup = prop.get("x-lookup")
+    return made
+
+
+def _make_field(name: str, prop: dict[str, Any], required: bool) -> Field:
     title, help_text = prop.get("title", name), prop.get("description", "")
     typ = prop.get("type")
     options = _options(prop)
@@ -81,13 +88,26 @@ def raw_from_request(fields: list[Field], form: MultiDict) -> dict[str, Any]:
         if f.kind == "multi":
             raw[f.name] = form.getlist(f.name)
         elif f.kind == "rows":
-            raw[f.name] = [{c.name: form.get(f"{f.name}.{i}.{c.name}", "") for c in f.columns}
-                           for i in range(ROW_SLOTS)]
+            raw[f.name] = _rows_from_request(f, form)
         elif f.kind == "object":
             raw[f.name] = {c.name: form.get(f"{f.name}.{c.name}", "") for c in f.columns}
         else:
             raw[f.name] = form.get(f.name, "")
     return raw
+
+
+def _rows_from_request(f: Field, form: MultiDict) -> list[dict[str, str]]:
+    """The rows typed, filled ones first (so row numbers match the service's messages), then blank slots."""
+    prefix = f"{f.name}."
+    count = 0
+    for key in form.keys():
+        if key.startswith(prefix):
+            index = key[len(prefix):].split(".", 1)[0]
+            if index.isdigit():
+                count = max(count, int(index) + 1)
+    rows = [{c.name: form.get(f"{f.name}.{i}.{c.name}", "") for c in f.columns} for i in range(count)]
+    filled = [r for r in rows if any(str(v).strip() for v in r.values())]
+    return filled + [{c.name: "" for c in f.columns} for _ in range(max(count, ROW_SLOTS) - len(filled))]
 
 
 def raw_from_data(fields: list[Field], data: dict[str, Any]) -> dict[str, Any]:
@@ -108,7 +128,7 @@ def raw_from_data(fields: list[Field], data: dict[str, Any]) -> dict[str, Any]:
         elif f.kind == "lines":
             raw[f.name] = "\n".join(str(v) for v in value)
         elif f.kind == "rows":
-            rows = [{c.name: "" if r.get(c.name) is None else str(r.get(c.name)) for c in f.columns} for r in value]
+            rows = [{c.name: _text(c, r, c.name) for c in f.columns} for r in value if isinstance(r, dict)]
             raw[f.name] = (rows + [{c.name: "" for c in f.columns} for _ in range(ROW_SLOTS)])[:max(ROW_SLOTS,
                                                                                                      len(rows))]
         elif f.kind == "object":
@@ -118,6 +138,18 @@ def raw_from_data(fields: list[Field], data: dict[str, Any]) -> dict[str, Any]:
         else:
             raw[f.name] = str(value)
     return raw
+
+
+def _text(f: Field, values: dict[str, Any], key: str) -> str:
+    """One stored value as the text its widget shows."""
+    value = values.get(key)
+    if value is None:
+        return NULL if key in values and f.kind in ("select", "radio") else ""
+    if f.kind == "boolean":
+        return "true" if value else "false"
+    if f.kind in ("select", "radio"):
+        return json.dumps(value, ensure_ascii=False).strip('"')
+    return str(value)
 
 
 def _scalar(f: Field, text: str, errors: dict[str, str], key: str) -> Any:

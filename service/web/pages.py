@@ -110,7 +110,8 @@ def inbox():
     deployments = services().deployments
     task_names = deployments.engine(deployments.current()).user_task_titles()
     return render_template("inbox.html", personal=personal, group=group, group_page=group_page,
-                           filters=request.args, task_names=task_names, channels=channels(), sort=sort)
+                           filters=request.args, task_names=task_names, channels=channels(), sort=sort,
+                           people=officers())
 
 
 def _due_state(task: dict[str, Any]) -> str:
@@ -168,11 +169,13 @@ def task(task_id: str):
         abort(404)
     schema = info.get("form") or {"properties": {}}
     fields = fields_of(schema)
+    people = officers()
     errors: dict[str, str] = {}
     notice = None
     if request.method == "POST" and info["state"] == "open":
         raw = raw_from_request(fields, request.form)
-        data, errors = typed(fields, raw)
+        _fill_units(fields, raw, people)
+        data, errors = typed(fields, _without_unanswered_rows(fields, raw))
         uploads = [f for f in request.files.getlist("evidence_files") if f and f.filename]
         if request.form.get("action") == "draft":
             svc.save_draft(p, task_id, raw)
@@ -184,7 +187,8 @@ def task(task_id: str):
                 if names and "evidence" in schema.get("properties", {}):
                     data["evidence"] = list(data.get("evidence", [])) + [f"附件：{n}" for n in names]
                 svc.complete(p, task_id, data)
-                flash(_("已办结“%(title)s”（案件 %(case)s）。", title=info["title"], case=info["case_id"]), "success")
+                title = info["title"] + (f" — {_person_name(people, info['person'])}" if info.get("person") else "")
+                flash(_("已办结“%(title)s”（案件 %(case)s）。", title=title, case=info["case_id"]), "success")
                 return redirect(url_for("pages.inbox"))
             except Invalid as exc:
                 errors = {k or "_form": v for k, v in exc.fields.items()} or {"_form": exc.message}
@@ -192,13 +196,108 @@ def task(task_id: str):
                 errors = {"_form": _reason(exc)}
     else:
         raw = svc.draft(p, task_id) or raw_from_data(fields, info.get("data") or {})
-    show_decisions = bool(info.get("case", {}).get("outcome")) and p.is_staff
+    context = info.get("case") or {}
+    person_rows = _person_rows(fields, raw, context, people)
+    show_decisions = bool(context.get("outcomes")) and p.is_staff
     tables = svc.decision_tables(info["case_id"]) if show_decisions else {}
     traces = svc.traces(p, info["case_id"]) if show_decisions else []
+    lookups = {c.lookup for f in fields for c in [f, *f.columns] if c.lookup}
     status = 422 if errors and request.method == "POST" else 200
     return render_template("task.html", task=info, fields=fields, raw=raw, errors=errors, notice=notice,
                            schema=schema, null=NULL, row_slots=ROW_SLOTS, channels=channels(),
-                           traces=traces, tables=tables, can_act=_can_act(p, info)), status
+                           traces=traces, trace_groups=_by_person(traces), tables=tables, can_act=_can_act(p, info),
+                           people=people, person_rows=person_rows, lookups=lookups,
+                           respondents=_respondents_by_person(context)), status
+
+
+# ---------------------------------------------------------------- persons on the pages
+
+ROLE_LABELS = {"handler": "承办人", "reviewer": "审核人", "approver": "批准人"}
+
+
+def officers() -> dict[str, dict[str, str]]:
+    """Every active account with its display name and unit: the lookup behind fields marked x-lookup "officers"."""
+    with services().db.session() as s:
+        return {u.username: {"name": u.display_name or u.username, "unit": u.unit or ""}
+                for u in Store(s).users() if u.active}
+
+
+def _person_name(people: dict[str, dict[str, str]], username: str | None) -> str:
+    return (people.get(username) or {}).get("name") or username or ""
+
+
+def _respondents_by_person(context: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Role and unit of each respondent as the case records them (registration, then the proposal)."""
+    found: dict[str, dict[str, Any]] = {}
+    for item in (context.get("respondents") or []) + (context.get("outcomes") or []):
+        if isinstance(item, dict) and item.get("person"):
+            found.setdefault(item["person"], {}).update({k: item[k] for k in ("role", "unit") if item.get(k)})
+    return found
+
+
+def _person_label(people: dict[str, dict[str, str]], person: str, role: str | None, unit: str | None) -> str:
+    details = "，".join(x for x in (_(ROLE_LABELS[role]) if role in ROLE_LABELS else role, unit) if x)
+    return f"{_person_name(people, person)}（{details}）" if details else _person_name(people, person)
+
+
+def _fill_units(fields, raw: dict[str, Any], people: dict[str, dict[str, str]]) -> None:
+    """A row naming a known person with its unit left empty gets that person's unit (what the lookup does)."""
+    for f in fields:
+        names = {c.name for c in f.columns}
+        if f.kind != "rows" or not {"person", "unit"} <= names:
+            continue
+        for row in raw.get(f.name) or []:
+            who = people.get(str(row.get("person", "")).strip())
+            if who and not str(row.get("unit", "")).strip():
+                row["unit"] = who["unit"]
+
+
+def _without_unanswered_rows(fields, raw: dict[str, Any]) -> dict[str, Any]:
+    """In an optional list of per-person rows (e.g. measure choices), a row with nothing chosen but its
+    person is not an answer."""
+    out = dict(raw)
+    for f in fields:
+        if f.kind == "rows" and not f.required and any(c.name == "person" for c in f.columns):
+            out[f.name] = [r for r in raw.get(f.name) or []
+                           if any(str(v).strip() for k, v in r.items() if k != "person")]
+    return out
+
+
+def _person_rows(fields, raw: dict[str, Any], context: dict[str, Any],
+                 people: dict[str, dict[str, str]]) -> dict[str, dict[str, dict[str, Any]]]:
+    """List fields shown as one card per respondent: the findings (prefilled per respondent by the process) and
+    the measure choices (one per liable person whose tier offers several measures, with only those measures)."""
+    known = _respondents_by_person(context)
+    result: dict[str, dict[str, dict[str, Any]]] = {}
+    for f in fields:
+        if f.kind != "rows" or not any(c.name == "person" for c in f.columns):
+            continue
+        if f.name == "findings":
+            persons = [r["person"] for r in raw.get(f.name) or [] if r.get("person")]
+            if persons:
+                result[f.name] = {p: {"label": _person_label(people, p, known.get(p, {}).get("role"),
+                                                             known.get(p, {}).get("unit"))} for p in persons}
+        elif f.name == "measure_choices":
+            choosing = [o for o in context.get("outcomes") or []
+                        if isinstance(o, dict) and o.get("liable") and len(o.get("measures") or []) > 1]
+            if not choosing:
+                continue
+            rows = [r for r in raw.get(f.name) or [] if r.get("person")]
+            have = {r["person"] for r in rows}
+            rows += [{"person": o["person"], "measure": ""} for o in choosing if o["person"] not in have]
+            raw[f.name] = rows
+            result[f.name] = {o["person"]: {"label": _person_label(people, o["person"], o.get("role"), o.get("unit")),
+                                            "options": {"measure": [(m, m) for m in o["measures"]]}}
+                              for o in choosing}
+    return result
+
+
+def _by_person(traces: list[dict[str, Any]]) -> list[tuple[str | None, list[dict[str, Any]]]]:
+    """Decision traces grouped by the respondent they were computed for (None: the case as a whole)."""
+    groups: dict[str | None, list[dict[str, Any]]] = {}
+    for t in traces:
+        groups.setdefault(t.get("person"), []).append(t)
+    return list(groups.items())
 
 
 def _can_act(p: Principal, info: dict[str, Any]) -> bool:
@@ -224,15 +323,40 @@ def cases():
     if request.args.get("format") == "csv":
         result = svc.list_cases(p, filters=filters, search=search, page=1, per_page=500)
         labels = channels()
-        return csv_response("cases.csv", ["案件编号", "来源渠道", "被追究人员", "单位", "过错年度", "状态", "当前环节",
-                                          "结案方式", "责任档次", "处理措施", "依据"], (
-            [c["id"], labels.get(c["channel"], c["channel"]), c["subject"], c["unit"], c["year"],
-             "已结案" if c["status"] == "closed" else "办理中", c["stage"], c["end_event"] or "",
-             (c.get("outcome") or {}).get("tier") or "", (c.get("outcome") or {}).get("measure") or "",
-             "；".join((c.get("outcome") or {}).get("citations", []))] for c in result.items))
+        people = officers()
+        return csv_response("cases.csv", ["案件编号", "来源渠道", "当事人", "姓名", "角色", "单位", "过错年度", "状态",
+                                          "当前环节", "结案方式", "认定", "责任档次", "处理措施", "从重", "依据",
+                                          "送达日期", "申诉结果"], (
+            [c["id"], labels.get(c["channel"], c["channel"]), o.get("person") or "",
+             _person_name(people, o.get("person")), ROLE_LABELS.get(o.get("role"), o.get("role") or ""),
+             o.get("unit") or "", c["year"], "已结案" if c["status"] == "closed" else "办理中", c["stage"],
+             c["end_event"] or "", _finding(o), o.get("tier") or "", _measure(o),
+             ("是" if o.get("aggravated") else "否") if o.get("liable") else "", "；".join(o.get("citations") or []),
+             o.get("served_on") or "", APPEAL_RESULTS.get(o.get("appeal_result"), "")]
+            for c in result.items
+            for o in (c.get("outcomes") or [{"person": c["subject"], "unit": c["unit"]}])))
     page = page_arg()
     result = svc.list_cases(p, filters=filters, search=search, page=page, per_page=25)
-    return render_template("cases.html", page=result, filters=request.args, channels=channels())
+    return render_template("cases.html", page=result, filters=request.args, channels=channels(), people=officers())
+
+
+APPEAL_RESULTS = {"upheld": "维持", "lowered": "降低", "revoked": "撤销", "dismissed": "驳回申诉"}
+
+
+def _finding(o: dict[str, Any]) -> str:
+    if o.get("exempt"):
+        return "免予追究"
+    if o.get("revoked"):
+        return "申诉撤销"
+    if o.get("liable"):
+        return "承担责任"
+    return "" if o.get("liable") is None else "不承担责任"
+
+
+def _measure(o: dict[str, Any]) -> str:
+    if not o.get("liable"):
+        return ""
+    return o.get("measure") or "、".join(o.get("measures") or [])
 
 
 @pages.get("/cases/<int:case_id>")
@@ -246,8 +370,22 @@ def case(case_id: int):
         abort(404)
     tables = svc.decision_tables(case_id) if p.is_staff else {}
     files = svc.attachments(p, case_id)
+    people = officers()
     return render_template("case.html", case=view, tables=tables, files=files, channels=channels(),
-                           role_names=ROLE_NAMES)
+                           role_names=ROLE_NAMES, people=people, persons=_case_persons(view),
+                           trace_groups=_by_person(view.get("decisions") or []),
+                           respondents=_respondents_by_person(view))
+
+
+def _case_persons(view: dict[str, Any]) -> list[dict[str, Any]]:
+    """One row per respondent: as registered (staff), with their outcome as far as the case has got."""
+    outcomes = {o["person"]: o for o in view.get("outcomes") or [] if isinstance(o, dict) and o.get("person")}
+    rows = []
+    for r in view.get("respondents") or []:
+        o = outcomes.pop(r["person"], {})
+        rows.append({"liable": None, **o, "person": r["person"], "role": r.get("role") or o.get("role"),
+                     "unit": r.get("unit") or o.get("unit"), "served_on": o.get("served_on") or r.get("served_on")})
+    return rows + list(outcomes.values())
 
 
 @pages.get("/cases/<int:case_id>/diagram.json")
@@ -284,10 +422,13 @@ def register():
     everything = services().cases.disqualifications(principal(), None)
     rows = [r for r in everything if year is None or r["year"] == year]
     if request.args.get("format") == "csv":
-        return csv_response("article15-register.csv", ["年度", "类别", "名称", "案件编号"], (
-            [r["year"], "人员" if r["kind"] == "person" else "科室或单位", r["name"], r["case_id"]] for r in rows))
+        people = officers()
+        return csv_response("article15-register.csv", ["年度", "类别", "名称", "姓名", "所在单位", "案件编号"], (
+            [r["year"], "人员" if r["kind"] == "person" else "科室或单位", r["name"],
+             _person_name(people, r["name"]) if r["kind"] == "person" else "",
+             r.get("unit") or "" if r["kind"] == "person" else r["name"], r["case_id"]] for r in rows))
     years = sorted({r["year"] for r in everything}, reverse=True)
-    return render_template("register.html", rows=rows, year=year, years=years)
+    return render_template("register.html", rows=rows, year=year, years=years, people=officers())
 
 
 # ====================================================================== public complaint
