@@ -107,15 +107,36 @@ def validate(paths: tuple[Path, ...]) -> None:
 
 # ====================================================================== the case service
 
-def _services():
+def _services(*, initialised: bool = True):
+    """The services on $DATABASE_URL; unless ``initialised`` is False, refuse a database without the current schema."""
     from .web import build_services
-    return build_services(os.environ.get("DATABASE_URL"))
+    services = build_services(os.environ.get("DATABASE_URL"))
+    if initialised and services.db.pending_migrations():
+        raise click.ClickException("the database is not initialised or its schema is behind: "
+                                   "run `accountability init` first")
+    return services
+
+
+MIN_PASSWORD = 10
+
+
+def password_problem(name: str, password: str) -> str | None:
+    """Why a chosen password is too weak (None when it will do)."""
+    if len(password) < MIN_PASSWORD:
+        return f"use at least {MIN_PASSWORD} characters"
+    if password.isdigit() or password.isalpha():
+        return "mix letters with digits or other characters"
+    if name.lower() in password.lower():
+        return "do not put the user name in the password"
+    if len(set(password)) < 4:
+        return "use more different characters"
+    return None
 
 
 @main.command()
 def init() -> None:
     """Migrate the database ($DATABASE_URL, default instance/accountability.db) and deploy processes/."""
-    services = _services()
+    services = _services(initialised=False)
     services.db.migrate()
     _deploy(services, by="init")
 
@@ -151,7 +172,8 @@ def user() -> None:
               help="May be given several times. Without a role: an ordinary officer (who can be a subject).")
 @click.option("--unit", help="The user's section or unit.")
 @click.option("--display-name", help="The name shown in pages.")
-@click.option("--password", help="Without it a password is generated and printed.")
+@click.option("--password", help=f"At least {MIN_PASSWORD} characters, letters mixed with digits or signs. "
+                                  "Without it a password is generated and printed.")
 def user_add(name: str, roles: tuple[str, ...], unit: str | None, display_name: str | None,
              password: str | None) -> None:
     """Add user NAME."""
@@ -163,6 +185,9 @@ def user_add(name: str, roles: tuple[str, ...], unit: str | None, display_name: 
 
     if not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", name):
         raise click.BadParameter("use letters, digits, '_', '.' or '-' (at most 64)", param_hint="NAME")
+    if password is not None and (problem := password_problem(name, password)):
+        raise click.BadParameter(f"too weak: {problem} (or leave it out to get a generated one)",
+                                 param_hint="--password")
     generated = password is None
     password = password or secrets.token_urlsafe(12)
     services = _services()
@@ -236,7 +261,7 @@ def demo(password: str) -> None:
     """Create demo users and cases in several states (on an initialised database)."""
     from .demo import load_demo
 
-    services = _services()
+    services = _services(initialised=False)
     services.db.migrate()
     _deploy(services, by="demo")
     accounts = load_demo(services, password)

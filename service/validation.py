@@ -35,18 +35,24 @@ class FileSet:
     forms: list[Path] = field(default_factory=list)
 
 
-def collect(paths: list[Path]) -> FileSet:
-    files = FileSet()
+KINDS = {".bpmn": "bpmn", ".dmn": "dmn", ".json": "forms"}
+
+
+def collect(paths: list[Path]) -> tuple[FileSet, list[Problem]]:
+    """The BPMN, DMN and form files among the paths (folders: the files in them); a path that does not exist, or a
+    file named on its own that is none of these, is a problem."""
+    files, problems = FileSet(), []
     for p in paths:
-        items = sorted(p.iterdir()) if p.is_dir() else [p]
-        for f in items:
-            if f.suffix == ".bpmn":
-                files.bpmn.append(f)
-            elif f.suffix == ".dmn":
-                files.dmn.append(f)
-            elif f.suffix == ".json":
-                files.forms.append(f)
-    return files
+        if not p.exists():
+            problems.append(Problem(str(p), "", "no such file or folder"))
+            continue
+        if not p.is_dir() and p.suffix not in KINDS:
+            problems.append(Problem(str(p), "", "not a process file: give .bpmn, .dmn or form .json files, or folders"))
+            continue
+        for f in sorted(p.iterdir()) if p.is_dir() else [p]:
+            if f.suffix in KINDS:
+                getattr(files, KINDS[f.suffix]).append(f)
+    return files, problems
 
 
 def validate(paths: list[Path], *, default_processes: Path, default_forms: Path) -> tuple[list[Problem], int]:
@@ -55,10 +61,7 @@ def validate(paths: list[Path], *, default_processes: Path, default_forms: Path)
     Checking diagrams needs the decisions and forms they refer to: when none are given, those of
     the default folders are used.
     """
-    files = collect(paths)
-    problems: list[Problem] = []
-    missing = [p for p in paths if not p.exists()]
-    problems += [Problem(str(p), "", "no such file or folder") for p in missing]
+    files, problems = collect(paths)
     checked = len(files.bpmn) + len(files.dmn) + len(files.forms)
 
     catalog = Catalog()

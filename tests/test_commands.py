@@ -36,13 +36,24 @@ def run(workdir, *args, ok=True):
     return result
 
 
+def test_commands_on_an_uninitialised_database_say_to_run_init(workdir):
+    for args in (("timers", "--once"), ("user", "add", "zhang_wei"), ("deploy",)):
+        result = run(workdir, *args, ok=False)
+        assert result.returncode != 0 and "run `accountability init` first" in result.stderr, args
+        assert "Traceback" not in result.stderr
+
+
 def test_init_user_add_and_deploy(workdir):
     assert "deployed version 1" in run(workdir, "init").stdout
     assert (workdir[0] / "instance" / "accountability.db").exists()
     assert "no changes: version 1 is current" in run(workdir, "deploy").stdout
     out = run(workdir, "user", "add", "office_li", "--role", "office", "--unit", "监督科").stdout
     assert out.startswith("added office_li (office); password: ")
-    assert "added zhang_wei (officer)" in run(workdir, "user", "add", "zhang_wei", "--password", "secret-1").stdout
+    for weak, why in (("secret-1", "at least 10"), ("1234567890", "mix letters"), ("zhang_wei-2026", "user name")):
+        refused = run(workdir, "user", "add", "zhang_wei", "--password", weak, ok=False)
+        assert refused.returncode != 0 and why in refused.stderr, refused.stderr
+    assert "added zhang_wei (officer)" in run(workdir, "user", "add", "zhang_wei", "--password",
+                                              "correct-horse-7").stdout
     again = run(workdir, "user", "add", "zhang_wei", ok=False)
     assert again.returncode != 0 and "exists already" in again.stderr
     bad_role = run(workdir, "user", "add", "x", "--role", "boss", ok=False)

@@ -134,6 +134,14 @@ def test_validating_a_single_file_uses_the_deployed_forms_and_tables(copy):
     assert "no problems" in out
 
 
+def test_a_file_that_is_not_a_process_file_or_does_not_exist_is_one_problem_each(copy):
+    (copy.root / "README.md").write_text("# notes", encoding="utf-8")
+    code, out = validate(Path("README.md"))
+    assert code == 1 and "README.md: not a process file" in out and "1 problem(s) in 0 file(s)" in out
+    code, out = validate(Path("processes") / "missing.bpmn")
+    assert code == 1 and "missing.bpmn: no such file or folder" in out and "1 problem(s)" in out
+
+
 # --------------------------------------------------------------------------- bpmnlint
 
 def test_bpmnlint_recommended_rules_pass_on_the_diagrams():
