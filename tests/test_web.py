@@ -168,7 +168,7 @@ def test_three_respondents_each_with_their_own_due_process(site, browser, artifa
     office.get_by_label("立案意见").fill("三人均有过错线索")
     office.get_by_role("button", name="提交办结").click()
     # an unknown person: 422 at that row's field, everything typed kept
-    expect(office.get_by_role("alert")).to_contain_text("没有此人员账号：liu_yang_x")
+    expect(office.get_by_role("alert")).to_contain_text("当事人（第 3 行）：没有此人员账号：liu_yang_x")
     expect(office.locator("#err-respondents-2-person")).to_contain_text("liu_yang_x")
     expect(row_input(office, "当事人（账号）", 3)).to_have_attribute("aria-invalid", "true")
     expect(row_input(office, "当事人（账号）", 3)).to_have_value("liu_yang_x")
@@ -247,7 +247,7 @@ def test_three_respondents_each_with_their_own_due_process(site, browser, artifa
         card.get_by_label("措施").select_option("严重警告处分")
         if member == "lg_chen":
             axe(voter)
-            voter.screenshot(path=str(artifacts / "web-vote-per-person.png"), full_page=True)
+            voter.locator(".two-col").screenshot(path=str(artifacts / "web-vote-per-person.png"))
         submit(voter)
 
     # 6. the office serves each respondent their own decision
