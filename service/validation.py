@@ -17,7 +17,7 @@ from lxml import etree
 
 from . import sandbox
 from .decisions import Catalog, DmnLoadError, Problem, load_file, needed_inputs
-from .engine import INTAKE_FORM, ROLES, SYSTEM_FACTS, check_bpmn
+from .engine import INTAKE_FORM, ROLES, SYSTEM_FACTS, check_bpmn, timer_problem
 from .forms import check_schema
 
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
@@ -177,6 +177,9 @@ def _check_diagrams(checked: list[Path], context: list[Path], catalog: Catalog, 
                                f"(in double quotes) or the name of a variable")
                 else:
                     _check_expression(add, event, text, f"timer {kind}")
+                    problem = timer_problem(kind, text)
+                    if problem:
+                        add(event, problem)
 
         for task in root.iterfind(".//bpmn:scriptTask", NS):
             script = task.find("bpmn:script", NS)

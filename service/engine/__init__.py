@@ -5,9 +5,10 @@ running case as callers see it, :mod:`.process` one deployed version (start, com
 serialize), :mod:`.checks` parses files for `validate`.
 """
 from .case import Case, OpenTask, PendingTimer, StepResult, _duration
-from .checks import check_bpmn
+from .checks import MIN_CYCLE_SECONDS, check_bpmn, timer_problem
 from .process import (INTAKE_FORM, LEGACY_FACTS, PROCESS_ID, ROLES, SYSTEM_FACTS, EngineError, FormErrors, ProcessEngine,
                       TaskNotOpen)
 
 __all__ = ["Case", "EngineError", "FormErrors", "INTAKE_FORM", "LEGACY_FACTS", "OpenTask", "PendingTimer", "PROCESS_ID",
-           "ProcessEngine", "ROLES", "StepResult", "SYSTEM_FACTS", "TaskNotOpen", "_duration", "check_bpmn"]
+           "ProcessEngine", "ROLES", "StepResult", "SYSTEM_FACTS", "TaskNotOpen", "_duration", "check_bpmn",
+           "MIN_CYCLE_SECONDS", "timer_problem"]

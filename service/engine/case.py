@@ -57,13 +57,18 @@ class Case:
     def __init__(self, workflow: BpmnWorkflow):
         self._wf = workflow
 
+    def _in_state(self, state: int) -> list[Any]:
+        """Every task in one of the states, including those on a branch below a task in another state (a
+        non-interrupting timer's branch sits below its waiting timer, which SpiffWorkflow's filter skips)."""
+        return [t for t in self._wf.get_tasks() if t.state & state]
+
     @property
     def data(self) -> dict[str, Any]:
         """The case facts (the data of the last completed task, or the start data)."""
         if self._wf.completed:
             return self._wf.data
         last = None
-        for task in self._wf.get_tasks(state=TaskState.COMPLETED):
+        for task in self._in_state(TaskState.COMPLETED):
             if task.workflow is not self._wf:  # steps inside a sub-process see a copy; the case's facts are here
                 continue
             if last is None or task.last_state_change >= last.last_state_change:
@@ -74,7 +79,7 @@ class Case:
         """The latest value of an element variable (e.g. ``service``) in each running or finished instance of a
         multi-instance sub-process, oldest instance first: what each person's branch knows now."""
         latest: dict[Any, Any] = {}
-        for task in self._wf.get_tasks(state=TaskState.COMPLETED | TaskState.READY | TaskState.WAITING):
+        for task in self._in_state(TaskState.COMPLETED | TaskState.READY | TaskState.WAITING):
             if task.workflow is self._wf or name not in task.data:
                 continue
             key = task.workflow
@@ -89,7 +94,7 @@ class Case:
     @property
     def end_event(self) -> tuple[str, str] | None:
         """(id, name) of the end event the case reached, if it is closed."""
-        for task in self._wf.get_tasks(state=TaskState.COMPLETED):
+        for task in self._in_state(TaskState.COMPLETED):
             spec = task.task_spec
             if task.workflow is self._wf and spec.__class__.__name__ == "EndEvent" and spec.bpmn_id:
                 return spec.bpmn_id, spec.bpmn_name or spec.bpmn_id
@@ -98,14 +103,14 @@ class Case:
     def decision_traces(self) -> list[dict[str, Any]]:
         """Every decision evaluated in this case, in the order they ran, with the task that ran them."""
         found = []
-        for task in self._wf.get_tasks(state=TaskState.COMPLETED):
+        for task in self._in_state(TaskState.COMPLETED):
             for trace in task.internal_data.get("decision_traces", []):
                 found.append((task.last_state_change, {**trace, "task": task.task_spec.bpmn_id}))
         return [t for _, t in sorted(found, key=lambda x: x[0])]
 
     def history(self) -> list[dict[str, Any]]:
         """Completed tasks and events that have a name in the diagram, oldest first."""
-        done = [t for t in self._wf.get_tasks(state=TaskState.COMPLETED)
+        done = [t for t in self._in_state(TaskState.COMPLETED)
                 if t.task_spec.bpmn_id and t.task_spec.bpmn_name]
         done.sort(key=lambda t: t.last_state_change)
         return [{"name": t.task_spec.bpmn_id, "title": t.task_spec.bpmn_name,

@@ -183,6 +183,8 @@ class ProcessEngine:
             event = getattr(spec, "event_definition", None)
             if isinstance(event, TimerEventDefinition):
                 value = task.internal_data.get("event_value")
+                if isinstance(value, dict) and value.get("cycles") != 0 and value.get("next"):
+                    value = value["next"]  # a cycle: its next repetition
                 if isinstance(value, str):
                     out.append(PendingTimer(str(task.id), spec.bpmn_id, spec.bpmn_name or spec.bpmn_id,
                                             dt.datetime.fromisoformat(value)))
@@ -199,9 +201,18 @@ class ProcessEngine:
             for timer in due:
                 task = case._wf.get_task_from_id(_uuid(timer.task_id))
                 # the timer is due by the caller's clock: move its due time to the past so it fires now
-                task.internal_data["event_value"] = (dt.datetime.now(dt.timezone.utc)
-                                                     - dt.timedelta(seconds=1)).isoformat()
+                past = (dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=1)).isoformat()
+                value = task.internal_data.get("event_value")
+                if isinstance(value, dict):  # a cycle fires this repetition now
+                    task.internal_data["event_value"] = {**value, "next": past}
+                else:
+                    task.internal_data["event_value"] = past
             case._wf.refresh_timers()
+            for timer in due:  # a cycle's next repetition keeps its own schedule: one interval after this one
+                task = case._wf.get_task_from_id(_uuid(timer.task_id))
+                value = task.internal_data.get("event_value")
+                if isinstance(value, dict) and value.get("cycles") != 0 and value.get("duration") is not None:
+                    value["next"] = (timer.due + dt.timedelta(seconds=value["duration"])).isoformat()
             self._advance(case)
         return StepResult(traces=case.decision_traces()[before:], fired=[t.name for t in due])
 
