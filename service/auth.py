@@ -52,20 +52,25 @@ class VerifiedCredentials:
         self._seen: dict[str, tuple[bytes, str, float]] = {}
         self._lock = threading.Lock()
 
-    def verify(self, username: str, password: str, password_hash: str | None) -> bool:
+    def _digest(self, username: str, password: str) -> bytes:
         import hashlib
+        import hmac
+        return hmac.new(self._key, f"{username}\0{password}".encode(), hashlib.sha256).digest()
+
+    def remembered(self, username: str, password: str, password_hash: str | None) -> bool:
+        """Whether these credentials were verified recently (and the password has not changed since)."""
         import hmac
         import time
         if not password_hash:
             return False
-        digest = hmac.new(self._key, f"{username}\0{password}".encode(), hashlib.sha256).digest()
-        now = time.monotonic()
         with self._lock:
             hit = self._seen.get(username)
-        if hit and hit[1] == password_hash and hit[2] > now and hmac.compare_digest(hit[0], digest):
-            return True
-        if not verify_password(password_hash, password):
-            return False
-        with self._lock:
-            self._seen[username] = (digest, password_hash, now + self._ttl)
-        return True
+        return bool(hit and hit[1] == password_hash and hit[2] > time.monotonic()
+                    and hmac.compare_digest(hit[0], self._digest(username, password)))
+
+    def remember(self, username: str, password: str, password_hash: str | None) -> None:
+        """Remember credentials that a full check has just verified."""
+        import time
+        if password_hash:
+            with self._lock:
+                self._seen[username] = (self._digest(username, password), password_hash, time.monotonic() + self._ttl)

@@ -32,3 +32,13 @@ class Invalid(ServiceError):
     """Data that does not fit its form: one message per field."""
 
     status, code = 422, "invalid"
+
+
+class TooManyAttempts(ServiceError):
+    """Too many failed logins for this account or from this address: wait ``retry_after`` seconds."""
+
+    status, code = 429, "too_many_attempts"
+
+    def __init__(self, message: str, retry_after: int):
+        super().__init__(message)
+        self.retry_after = retry_after

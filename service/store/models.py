@@ -217,6 +217,27 @@ class CasePerson(Base):
     __table_args__ = (Index("ix_case_persons_person_year", "person", "year"),)
 
 
+class LoginThrottle(Base):
+    """Failed logins per account and per address in the current window, shared by every server process."""
+
+    __tablename__ = "login_throttle"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)  # account:<name> | address:<ip>
+    window_start: Mapped[dt.datetime] = mapped_column()
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class WebSession(Base):
+    """A browser session that is logged in; logging out deletes it, so its cookie no longer works."""
+
+    __tablename__ = "web_sessions"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    last_seen: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
 class Attachment(Base):
     """Evidence files uploaded to a case."""
 

@@ -9,7 +9,7 @@ from typing import Any, Iterable, Sequence
 from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from .models import (Attachment, Case, CasePerson, CaseState, DecisionRecord, Deployment, DeploymentFile, Disqualification,
+from .models import (Attachment, Case, CasePerson, CaseState, LoginThrottle, WebSession, DecisionRecord, Deployment, DeploymentFile, Disqualification,
                      Draft, Event, Task, Timer, User, UserRole, utcnow)
 
 
@@ -275,6 +275,40 @@ class Store:
         if year is not None:
             q = q.where(Disqualification.year == year)
         return list(self.s.scalars(q))
+
+    # ------------------------------------------------------------------ logins
+    def failures(self, keys: Sequence[str], since: dt.datetime) -> dict[str, int]:
+        """Failed logins per key within the window that started after ``since``."""
+        rows = self.s.scalars(select(LoginThrottle).where(LoginThrottle.key.in_(list(keys)),
+                                                          LoginThrottle.window_start > since))
+        return {r.key: r.failures for r in rows}
+
+    def record_failure(self, keys: Sequence[str], now: dt.datetime, since: dt.datetime) -> None:
+        """Count one failed login for each key (a new window when the last one is over); safe across processes."""
+        for key in keys:
+            row = self.s.scalar(select(LoginThrottle).where(LoginThrottle.key == key).with_for_update())
+            if row is None:
+                self.s.add(LoginThrottle(key=key, window_start=now, failures=1))
+            elif row.window_start <= since:
+                row.window_start, row.failures = now, 1
+            else:
+                row.failures += 1
+        self.s.flush()
+
+    def clear_failures(self, key: str) -> None:
+        self.s.execute(delete(LoginThrottle).where(LoginThrottle.key == key))
+
+    def add_session(self, session_id: str, username: str, now: dt.datetime) -> None:
+        self.s.add(WebSession(id=session_id, username=username, created_at=now, last_seen=now))
+
+    def session(self, session_id: str) -> WebSession | None:
+        return self.s.get(WebSession, session_id)
+
+    def drop_session(self, session_id: str) -> None:
+        self.s.execute(delete(WebSession).where(WebSession.id == session_id))
+
+    def drop_sessions_idle_since(self, since: dt.datetime) -> None:
+        self.s.execute(delete(WebSession).where(WebSession.last_seen < since))
 
     # ------------------------------------------------------------------ evidence and drafts
     def add_attachment(self, case_id: int, task_id: str | None, filename: str, content_type: str, content: bytes,

@@ -8,7 +8,7 @@ import os
 import secrets
 from pathlib import Path
 
-from flask import Flask, Response, jsonify, render_template, request, send_from_directory
+from flask import Flask, Response, jsonify, render_template, request, send_from_directory, session
 from flask_babel import Babel
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
@@ -20,7 +20,8 @@ from ..cases import CaseService
 from ..deployments import Deployments
 from ..owners import OwnerService
 from ..reviews import ReviewService
-from ..errors import ServiceError
+from ..errors import ServiceError, TooManyAttempts
+from ..logins import LoginService
 from ..store.db import Database
 
 from ..auth import Principal
@@ -75,13 +76,14 @@ class Services:
     cases: CaseService
     reviews: ReviewService
     owners: OwnerService
+    logins: LoginService
 
 
 def build_services(database_url: str | None = None) -> Services:
     db = Database(database_url)
     deployments = Deployments(db)
     return Services(db, deployments, CaseService(db, deployments), ReviewService(db, deployments),
-                    OwnerService(db, deployments))
+                    OwnerService(db, deployments), LoginService(db))
 
 
 def create_app(database_url: str | None = None, *, services: Services | None = None,
@@ -110,6 +112,8 @@ def create_app(database_url: str | None = None, *, services: Services | None = N
     @login_manager.user_loader
     def load_user(username: str):
         from ..store.repository import Store
+        if not services.logins.session_user(session.get("sid"), username):
+            return None  # logged out (on this or another tab), or idle too long: the cookie no longer works
         with services.db.session() as s:
             user = Store(s).user(username)
             if user is None or not user.active:
@@ -151,6 +155,8 @@ def create_app(database_url: str | None = None, *, services: Services | None = N
             body["fields"] = exc.fields
         response = jsonify(body)
         response.status_code = exc.status
+        if isinstance(exc, TooManyAttempts):
+            response.headers["Retry-After"] = str(exc.retry_after)
         if exc.status == 401:
             response.headers["WWW-Authenticate"] = 'Basic realm="accountability", charset="UTF-8"'
         return response

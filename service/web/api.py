@@ -21,10 +21,15 @@ def authenticate() -> Principal:
         raise Unauthenticated("log in with HTTP Basic credentials (username and password)")
     with services().db.session() as s:
         user = Store(s).user(auth.username)
-        if user is None or not user.active or not _credentials.verify(user.username, auth.password or "",
-                                                                      user.password_hash):
-            raise Unauthenticated("wrong username or password")
-        return Principal(user.username, frozenset(user.roles), user.display_name, user.unit)
+        if user is not None and user.active and _credentials.remembered(user.username, auth.password or "",
+                                                                        user.password_hash):
+            return Principal(user.username, frozenset(user.roles), user.display_name, user.unit)
+    # a full check: throttled per account and address, constant time for unknown accounts
+    principal = services().logins.check(auth.username, auth.password or "", request.remote_addr)
+    with services().db.session() as s:
+        user = Store(s).user(principal.username)
+        _credentials.remember(principal.username, auth.password or "", user.password_hash)
+    return principal
 
 
 def body() -> dict[str, Any]:

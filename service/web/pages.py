@@ -13,7 +13,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 
 from ..auth import ROLE_NAMES, Principal, verify_password
-from ..errors import Conflict, Forbidden, Invalid, NotFound, ServiceError
+from ..errors import Conflict, Forbidden, Invalid, NotFound, ServiceError, TooManyAttempts, Unauthenticated
 from ..store.repository import Store
 from . import csv_response, limiter, page_arg, services
 from .formdata import NULL, ROW_SLOTS, fields_of, raw_from_data, raw_from_request, typed
@@ -52,30 +52,30 @@ def _safe_next(target: str | None) -> str:
 # ====================================================================== login
 
 @pages.route("/login", methods=["GET", "POST"])
-@limiter.limit("20 per minute", methods=["POST"])
 def login():
     from . import WebUser
-    error = None
+    error, status = None, 200
     username = request.form.get("username", "").strip()
     if request.method == "POST":
-        with services().db.session() as s:
-            user = Store(s).user(username)
-            ok = user is not None and user.active and verify_password(user.password_hash,
-                                                                         request.form.get("password", ""))
-            if ok:
-                web_user = WebUser(Principal(user.username, frozenset(user.roles), user.display_name, user.unit))
-        if ok:
+        try:
+            principal = services().logins.check(username, request.form.get("password", ""), request.remote_addr)
+        except TooManyAttempts:
+            error, status = _("登录失败次数过多，请 15 分钟后再试。"), 429
+        except Unauthenticated:
+            error, status = _("用户名或密码不正确。"), 401
+        else:
             session.clear()
             session.permanent = True
-            login_user(web_user)
+            session["sid"] = services().logins.open_session(principal.username)
+            login_user(WebUser(principal))
             return redirect(_safe_next(request.args.get("next")))
-        error = _("用户名或密码不正确。")
-    return render_template("login.html", error=error, username=username), (401 if error else 200)
+    return render_template("login.html", error=error, username=username), status
 
 
 @pages.post("/logout")
 @login_required
 def logout():
+    services().logins.close_session(session.get("sid"))  # the cookie stops working everywhere it was copied
     logout_user()
     session.clear()
     flash(_("您已退出登录。"), "info")
