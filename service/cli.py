@@ -205,7 +205,8 @@ def user_add(name: str, roles: tuple[str, ...], unit: str | None, display_name: 
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
 @click.option("--workers", default=8, show_default=True, type=int, help="Worker threads of the WSGI server.")
-@click.option("--timer-interval", default=30.0, show_default=True, type=float, help="Seconds between timer runs.")
+@click.option("--timer-interval", default=30.0, show_default=True, type=float,
+              help="The timer loop's longest sleep; it wakes at the next due time.")
 def serve(host: str, port: int, workers: int, timer_interval: float) -> None:
     """Run the web app on waitress (a production WSGI server) with the timer loop beside it."""
     import threading
@@ -229,30 +230,27 @@ def serve(host: str, port: int, workers: int, timer_interval: float) -> None:
 
 
 def _timer_loop(services, interval: float, stop) -> None:
-    import logging
-    log = logging.getLogger("accountability.timers")
-    while not stop.is_set():
-        try:
-            fired = services.cases.fire_due_timers()
-            if fired:
-                log.info("fired %d timer(s)", fired)
-        except Exception:  # keep the loop alive; the failure is logged with its case
-            log.exception("timer run failed")
-        stop.wait(interval)
+    from .timer_worker import TimerWorker
+    TimerWorker(services, max_sleep=interval).run(stop)
 
 
 @main.command()
 @click.option("--once", is_flag=True, help="Fire what is due now and exit.")
-@click.option("--interval", default=30.0, show_default=True, type=float)
+@click.option("--interval", default=30.0, show_default=True, type=float,
+              help="The longest sleep between looks; the worker wakes at the next due time (and, on PostgreSQL, "
+                   "when a step schedules a timer).")
 def timers(once: bool, interval: float) -> None:
-    """A worker that fires due timers. Several may run against PostgreSQL (FOR UPDATE SKIP LOCKED)."""
+    """A worker that fires due timers on time. Several may run against PostgreSQL (FOR UPDATE SKIP LOCKED)."""
     import threading
 
+    from .timer_worker import TimerWorker
+
     services = _services()
+    worker = TimerWorker(services, max_sleep=interval)
     if once:
-        click.echo(f"fired {services.cases.fire_due_timers()} timer(s)")
+        click.echo(f"fired {worker.run_once()} timer(s)")
         return
-    _timer_loop(services, interval, threading.Event())
+    worker.run(threading.Event())
 
 
 @main.command()

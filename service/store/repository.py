@@ -6,11 +6,13 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any, Iterable, Sequence
 
-from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy import and_, delete, func, or_, select, text, update
 from sqlalchemy.orm import Session
 
-from .models import (Attachment, Case, CasePerson, CaseState, LoginThrottle, WebSession, DecisionRecord, Deployment, DeploymentFile, Disqualification,
-                     Draft, Event, Task, Timer, User, UserRole, utcnow)
+from .models import (Attachment, Case, CasePerson, CaseState, DecisionRecord, Deployment, DeploymentFile,
+                     Disqualification, Draft, Event, LoginThrottle, Task, Timer, User, UserRole, WebSession, utcnow)
+
+TIMERS_CHANNEL = "accountability_timers"  # PostgreSQL NOTIFY channel: a step scheduled a timer
 
 
 @dataclass(frozen=True)
@@ -94,7 +96,9 @@ class Store:
         row = self.s.scalar(select(Case).where(Case.id == case_id).with_for_update()
                             .execution_options(populate_existing=True))
         if row is not None:
-            self.s.execute(select(Task).where(Task.case_id == case_id).execution_options(populate_existing=True))
+            # fetched, not only executed: the ORM refreshes the loaded tasks (e.g. a claim) as it reads the rows
+            self.s.scalars(select(Task).where(Task.case_id == case_id)
+                           .execution_options(populate_existing=True)).all()
         return row
 
     def case_by_receipt(self, code: str) -> Case | None:
@@ -231,8 +235,12 @@ class Store:
 
     # ------------------------------------------------------------------ timers
     def replace_timers(self, case_id: int, timers: Sequence[tuple[str, str, dt.datetime]]) -> None:
+        before = set(self.s.scalars(select(Timer.id).where(Timer.case_id == case_id)))
         self.s.execute(delete(Timer).where(Timer.case_id == case_id))
         self.s.add_all(Timer(id=tid, case_id=case_id, name=name, due=due) for tid, name, due in timers)
+        if {tid for tid, _, _ in timers} - before and self.s.bind.dialect.name == "postgresql":
+            # a new timer: wake the timer workers when this transaction commits
+            self.s.execute(text(f"NOTIFY {TIMERS_CHANNEL}"))
 
     def due_timer_cases(self, now: dt.datetime, limit: int) -> list[int]:
         """Cases with a due timer, locked for this worker (FOR UPDATE SKIP LOCKED where supported)."""
@@ -312,9 +320,9 @@ class Store:
 
     # ------------------------------------------------------------------ evidence and drafts
     def add_attachment(self, case_id: int, task_id: str | None, filename: str, content_type: str, content: bytes,
-                       by: str) -> Attachment:
+                       by: str, *, draft: bool = False) -> Attachment:
         row = Attachment(case_id=case_id, task_id=task_id, filename=filename, content_type=content_type,
-                         size=len(content), content=content, uploaded_by=by, at=utcnow())
+                         size=len(content), content=content, uploaded_by=by, at=utcnow(), draft=draft)
         self.s.add(row)
         self.s.flush()
         return row
@@ -323,10 +331,27 @@ class Store:
         return self.s.get(Attachment, attachment_id)
 
     def attachments(self, case_id: int) -> list[Attachment]:
+        """The case's evidence files (not the ones still waiting for their step)."""
         q = (select(Attachment.id, Attachment.filename, Attachment.content_type, Attachment.size,
-                    Attachment.uploaded_by, Attachment.at).where(Attachment.case_id == case_id)
+                    Attachment.uploaded_by, Attachment.at).where(Attachment.case_id == case_id,
+                                                                 Attachment.draft.is_(False))
              .order_by(Attachment.id))
         return list(self.s.execute(q).all())
+
+    def draft_attachments(self, task_id: str, username: str) -> list[Attachment]:
+        """Files a person sent with a refused submission of a task, kept for their next try."""
+        return list(self.s.scalars(select(Attachment).where(Attachment.task_id == task_id,
+                                                            Attachment.uploaded_by == username,
+                                                            Attachment.draft.is_(True)).order_by(Attachment.id)))
+
+    def drop_draft_attachments(self, task_id: str, username: str | None = None,
+                               ids: Iterable[int] | None = None) -> None:
+        q = delete(Attachment).where(Attachment.task_id == task_id, Attachment.draft.is_(True))
+        if username is not None:
+            q = q.where(Attachment.uploaded_by == username)
+        if ids is not None:
+            q = q.where(Attachment.id.in_(list(ids)))
+        self.s.execute(q)
 
     def draft(self, task_id: str, username: str) -> Draft | None:
         return self.s.get(Draft, (task_id, username))
