@@ -142,6 +142,7 @@ class Task(Base):
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     finished_at: Mapped[dt.datetime | None] = mapped_column()
     completed_by: Mapped[str | None] = mapped_column(String(64))
+    data: Mapped[dict[str, Any] | None] = mapped_column()  # what the form submitted, kept at completion
 
     __table_args__ = (Index("ix_tasks_state_role", "state", "role"), Index("ix_tasks_state_assignee", "state", "assignee"))
 
@@ -252,6 +253,8 @@ class Attachment(Base):
     content: Mapped[bytes] = mapped_column(LargeBinary)
     uploaded_by: Mapped[str] = mapped_column(String(64))
     at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    # sent with a form that was refused: kept for the uploader's next try, evidence only when the step succeeds
+    draft: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
 
 
 class Draft(Base):
