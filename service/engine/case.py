@@ -85,7 +85,11 @@ class Case:
             key = task.workflow
             if key not in latest or task.last_state_change >= latest[key][0]:
                 latest[key] = (task.last_state_change, task.data[name])
-        return [v for _, v in sorted(latest.values(), key=lambda x: x[0])]
+        if not latest:
+            return []
+        # the instances themselves, not the sub-processes nested in them (which carry a copy of the variable)
+        shallowest = min(getattr(w, "depth", 0) for w in latest)
+        return [v for w, (_, v) in sorted(latest.items(), key=lambda x: x[1][0]) if getattr(w, "depth", 0) == shallowest]
 
     @property
     def completed(self) -> bool:
