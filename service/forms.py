@@ -18,6 +18,49 @@ TYPE_ZH = {"string": "文字", "integer": "整数", "number": "数字", "boolean
            "object": "对象", "null": "空"}
 
 
+FORM_MAX_DEPTH = 64  # arrays and objects nested in one form file (real forms use fewer than ten)
+
+
+def json_depth_within(text: str | bytes, limit: int) -> bool:
+    """Whether JSON text nests at most ``limit`` arrays/objects deep (checked before parsing it, so a file nested
+    100,000 levels is refused without recursing)."""
+    data = text.encode("utf-8", "surrogatepass") if isinstance(text, str) else text
+    depth = 0
+    in_string = escaped = False
+    for byte in data:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif byte == 0x5C:  # backslash
+                escaped = True
+            elif byte == 0x22:
+                in_string = False
+        elif byte == 0x22:
+            in_string = True
+        elif byte in (0x5B, 0x7B):
+            depth += 1
+            if depth > limit:
+                return False
+        elif byte in (0x5D, 0x7D):
+            depth -= 1
+    return True
+
+
+def load_form_json(data: str | bytes) -> Any:
+    """Parse a form file; ValueError with a clear message when it is not JSON or nests too deeply."""
+    if isinstance(data, bytes):
+        try:
+            data = data.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            raise ValueError("the file is not UTF-8 text") from None
+    if not json_depth_within(data, FORM_MAX_DEPTH):
+        raise ValueError(f"nested more than {FORM_MAX_DEPTH} levels deep (objects or lists inside each other)")
+    try:
+        return json.loads(data)
+    except RecursionError:
+        raise ValueError("nested too deeply") from None
+
+
 class FormErrors(Exception):
     """Data that does not fit its form: ``errors`` maps each field to a message."""
 
@@ -98,11 +141,11 @@ class FormLibrary:
     @classmethod
     def from_files(cls, files: Mapping[str, bytes]) -> "FormLibrary":
         """From ``forms/<key>.json`` contents (as in a deployment bundle)."""
-        return cls({Path(name).stem: json.loads(data.decode("utf-8")) for name, data in files.items()})
+        return cls({Path(name).stem: load_form_json(data) for name, data in files.items()})
 
     @classmethod
     def from_folder(cls, folder: Path) -> "FormLibrary":
-        return cls({p.stem: json.loads(p.read_text(encoding="utf-8")) for p in sorted(Path(folder).glob("*.json"))})
+        return cls({p.stem: load_form_json(p.read_bytes()) for p in sorted(Path(folder).glob("*.json"))})
 
     def keys(self) -> list[str]:
         return sorted(self._forms)
@@ -131,11 +174,16 @@ class FormLibrary:
 
 def check_schema(schema: dict[str, Any]) -> list[str]:
     """Problems with a form file itself (used by `accountability validate`)."""
+    if not isinstance(schema, dict):
+        return ['a form must be a JSON object ({"$schema": ..., "type": "object", ...})']
     problems = []
     if schema.get("$schema") != SCHEMA_DRAFT:
         problems.append(f'"$schema" must be "{SCHEMA_DRAFT}"')
     try:
         Draft202012Validator.check_schema(schema)
+    except RecursionError:
+        problems.append("not a valid JSON Schema: nested too deeply")
+        return problems
     except Exception as exc:  # jsonschema.SchemaError
         problems.append(f"not a valid JSON Schema: {getattr(exc, 'message', exc)}")
         return problems

@@ -18,7 +18,7 @@ from lxml import etree
 from . import sandbox
 from .decisions import Catalog, DmnLoadError, Problem, load_file, needed_inputs
 from .engine import INTAKE_FORM, ROLES, SYSTEM_FACTS, check_bpmn, timer_problem
-from .forms import check_schema
+from .forms import check_schema, load_form_json
 
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 CAMUNDA_NS = "http://camunda.org/schema/1.0/bpmn"
@@ -82,9 +82,12 @@ def validate(paths: list[Path], *, default_processes: Path, default_forms: Path)
     form_files = files.forms or (sorted(default_forms.glob("*.json")) if files.bpmn else [])
     for f in form_files:
         try:
-            schema = json.loads(f.read_text(encoding="utf-8"))
+            schema = load_form_json(f.read_bytes())
         except (OSError, ValueError) as exc:
             problems.append(Problem(str(f), "", f"not valid JSON: {exc}"))
+            continue
+        if not isinstance(schema, dict):
+            problems.append(Problem(str(f), "", "a form must be a JSON object"))
             continue
         forms[f.stem] = schema
         form_paths[f.stem] = f

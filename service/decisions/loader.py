@@ -71,7 +71,22 @@ def _schema(version: str) -> etree.XMLSchema | None:
     return etree.XMLSchema(etree.parse(str(path)))
 
 
-_XML_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, remove_comments=False)
+# no entity expansion, no DTD, no network; a DOCTYPE or an entity reference is refused (see _doctype_problem)
+_XML_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, dtd_validation=False,
+                              huge_tree=False, remove_comments=False)
+_DTD_MESSAGE = ("a DOCTYPE or entity declaration is not allowed in a DMN file (entities could read files or "
+                "expand without bound): remove the <!DOCTYPE ...> and write the text itself")
+
+
+def _doctype_problem(data: bytes, name: str) -> Problem | None:
+    """A problem when the bytes declare a DTD or entities (checked before parsing: lxml expands internal
+    entities in attributes even with resolve_entities off)."""
+    head = data.replace(b"\x00", b"")  # UTF-16 text, roughly
+    for marker in (b"<!DOCTYPE", b"<!ENTITY"):
+        at = head.find(marker)
+        if at >= 0:
+            return Problem(name, "", _DTD_MESSAGE, head.count(b"\n", 0, at) + 1)
+    return None
 
 
 def load_file(path: str | Path, *, check_schema: bool = True, display_name: str | None = None) -> DecisionModel:
@@ -87,10 +102,22 @@ def load_file(path: str | Path, *, check_schema: bool = True, display_name: str 
 
 def load_bytes(data: bytes, name: str, *, check_schema: bool = True) -> DecisionModel:
     """Load DMN XML given as bytes; ``name`` is used in messages."""
+    doctype = _doctype_problem(data, name)
+    if doctype is not None:
+        raise DmnLoadError([doctype])
     try:
         root = etree.fromstring(data, _XML_PARSER)
     except etree.XMLSyntaxError as exc:
         raise DmnLoadError([Problem(name, "", f"not well-formed XML: {exc.msg}", exc.lineno)]) from None
+    except (ValueError, MemoryError, RecursionError) as exc:
+        raise DmnLoadError([Problem(name, "", f"cannot read the XML: {type(exc).__name__}")]) from None
+    tree = root.getroottree()
+    if tree.docinfo.doctype or tree.docinfo.internalDTD is not None:
+        raise DmnLoadError([Problem(name, "", _DTD_MESSAGE, 1)])
+    entity = next((el for el in root.iter() if isinstance(el, etree._Entity)), None)
+    if entity is not None:
+        raise DmnLoadError([Problem(name, "", f"entity reference {entity.text} is not allowed in a DMN file",
+                                    entity.sourceline)])
     ns = etree.QName(root).namespace
     # Some exporters put <definitions> in their own default namespace and only declare the
     # DMN one under a prefix; elements are matched by local name, so such files still read.

@@ -15,6 +15,7 @@ from flask_limiter.util import get_remote_address
 from flask_login import LoginManager, UserMixin
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException, NotFound
+from werkzeug.routing import IntegerConverter
 
 from ..cases import CaseService
 from ..deployments import Deployments
@@ -41,6 +42,14 @@ VENDOR = {
     "dmn-js/dist/assets/dmn-font/css/dmn.css",
 }
 VENDOR_DIRS = ("bpmn-js/dist/assets/bpmn-font/font/", "dmn-js/dist/assets/dmn-font/font/")
+
+
+class BoundedInt(IntegerConverter):
+    """<int:...> in a path: a whole number an INTEGER column can hold; anything larger matches no route (404)."""
+
+    def __init__(self, map, fixed_digits=0, min=None, max=None, signed=False):
+        from .inputs import INT_MAX
+        super().__init__(map, fixed_digits, min, INT_MAX if max is None else max, signed)
 
 
 class WebUser(UserMixin):
@@ -98,6 +107,7 @@ def create_app(database_url: str | None = None, *, services: Services | None = N
     app.config.update(config or {})
     app.json.ensure_ascii = False
     app.json.sort_keys = False
+    app.url_map.converters["int"] = BoundedInt  # before any route is added
     services = services or build_services(database_url)
     app.extensions["accountability"] = services
     limiter.init_app(app)
@@ -148,8 +158,25 @@ def create_app(database_url: str | None = None, *, services: Services | None = N
     csrf.exempt(api)  # the API authenticates every request with HTTP Basic: no cookies, no CSRF
     app.register_blueprint(pages)
 
+    from .inputs import BadInput, TooLarge, check_request_text, task_id as valid_task_id
+
+    @app.before_request
+    def clean_input():
+        check_request_text()  # NUL bytes, lone surrogates, numbers out of range: 422 before any view runs
+
+    @app.url_value_preprocessor
+    def clean_path(endpoint, values):
+        if values and "task_id" in values:
+            try:
+                valid_task_id(values["task_id"])
+            except ServiceError:
+                raise NotFound() from None
+
     @app.errorhandler(ServiceError)
     def service_error(exc: ServiceError):
+        if isinstance(exc, (BadInput, TooLarge)) and not request.path.startswith("/api/"):
+            return render_template("error.html", code=exc.status, reason=None, message=exc.message,
+                                   fields=exc.fields), exc.status
         body = {"error": exc.code, "message": exc.message}
         if exc.fields:
             body["fields"] = exc.fields
@@ -175,12 +202,13 @@ def create_app(database_url: str | None = None, *, services: Services | None = N
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception):  # never a stack trace to the client
-        app.logger.exception("unexpected error")
         if isinstance(exc, HTTPException):
             return exc
+        error_id = log_unexpected(app, exc)
         if request.path.startswith("/api/"):
-            return jsonify({"error": "internal", "message": "服务器内部错误，请稍后重试；问题已记录。"}), 500
-        return render_template("error.html", code=500, reason=None), 500
+            return jsonify({"error": "internal", "error_id": error_id,
+                            "message": f"服务器内部错误，请稍后重试；问题已记录（错误编号 {error_id}）。"}), 500
+        return render_template("error.html", code=500, reason=None, error_id=error_id), 500
 
     @app.after_request
     def security_headers(response):
@@ -198,22 +226,45 @@ def create_app(database_url: str | None = None, *, services: Services | None = N
     return app
 
 
+def log_unexpected(app: Flask, exc: BaseException) -> str:
+    """Log an unexpected error under a short random id and return the id. The line has the exception's type and
+    where it happened, never its message: a database error's message carries the statement's parameters (a
+    reporter's name, say)."""
+    import traceback
+    error_id = secrets.token_hex(4)
+    frames = "".join(traceback.format_tb(exc.__traceback__))
+    app.logger.error("unexpected error %s: %s in %s %s\n%s", error_id, type(exc).__name__, request.method,
+                     request.path, frames)
+    return error_id
+
+
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value):
+    """A cell a spreadsheet will not run as a formula: text starting with = + - @ tab or CR gets a leading quote."""
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        return "'" + value
+    return value
+
+
 def csv_response(filename: str, header: list[str], rows) -> Response:
-    """A CSV download that Excel opens with the right encoding (UTF-8 with BOM)."""
+    """A CSV download that Excel opens with the right encoding (UTF-8 with BOM); no cell is a formula."""
     import csv
     import io
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(header)
-    writer.writerows(rows)
+    writer.writerow([csv_cell(c) for c in header])
+    writer.writerows([csv_cell(c) for c in row] for row in rows)
     return Response("\ufeff" + out.getvalue(), mimetype="text/csv",
                     headers={"Content-Disposition": f"attachment; filename={filename}"})
 
 
 def page_arg() -> int:
-    """The ?page= number of a listing, 1 when absent or not a positive whole number."""
-    raw = request.args.get("page", "")
-    return max(int(raw), 1) if raw.isdigit() else 1
+    """The ?page= number of a listing, 1 when absent or 0; a value that is not a whole number an INTEGER holds is
+    refused before the view runs (inputs.check_request_text)."""
+    from .inputs import optional_number
+    return max(optional_number("page", 1, minimum=0) or 1, 1)
 
 
 def services() -> Services:

@@ -9,6 +9,7 @@ from ..auth import Principal, VerifiedCredentials
 from ..errors import Invalid, ServiceError, Unauthenticated
 from ..store.repository import Store
 from . import limiter, services
+from .inputs import INT_MAX, json_object, optional_number
 from .openapi import OPENAPI
 
 api = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -33,23 +34,12 @@ def authenticate() -> Principal:
 
 
 def body() -> dict[str, Any]:
-    data = request.get_json(silent=True)
-    if not isinstance(data, dict):
-        raise ServiceError("the request body must be a JSON object")
-    return data
+    """The JSON object sent: bounded in size and depth, its text free of NUL bytes and lone surrogates."""
+    return json_object()
 
 
-def int_arg(name: str, default: int | None = None, minimum: int = 1) -> int | None:
-    raw = request.args.get(name)
-    if raw in (None, ""):
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ServiceError(f"query parameter {name} must be a whole number", {name: "应为整数"}) from None
-    if value < minimum:
-        raise ServiceError(f"query parameter {name} must be at least {minimum}", {name: f"不能小于 {minimum}"})
-    return value
+def int_arg(name: str, default: int | None = None, minimum: int = 1, maximum: int = INT_MAX) -> int | None:
+    return optional_number(name, default, minimum=minimum, maximum=maximum)
 
 
 def page_json(page) -> dict[str, Any]:
@@ -140,7 +130,7 @@ def list_cases():
     principal = authenticate()
     filters = {k: request.args.get(k) for k in ("status", "channel", "unit", "subject") if request.args.get(k)}
     if request.args.get("year"):
-        filters["year"] = int_arg("year", minimum=1900)
+        filters["year"] = int_arg("year", minimum=1900, maximum=9999)
     page = services().cases.list_cases(principal, filters=filters, search=request.args.get("q") or None,
                                        page=int_arg("page", 1), per_page=int_arg("per_page", 50))
     return jsonify(page_json(page))
@@ -159,5 +149,5 @@ def evaluate(decision_id: str):
 @api.get("/disqualifications")
 def disqualifications():
     principal = authenticate()
-    year = int_arg("year", minimum=1900)
+    year = int_arg("year", minimum=1900, maximum=9999)
     return jsonify({"items": services().cases.disqualifications(principal, year)})
