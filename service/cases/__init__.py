@@ -1,16 +1,18 @@
 """The service layer: one method per use case, each owning its transaction.
 
 Split along the use cases: intake (:mod:`.intake`), tasks and timers (:mod:`.tasks`), reads
-(:mod:`.reads`) and moving cases between versions (:mod:`.migration`); what they share — the write
+(:mod:`.reads`), the public complaint page's filing and enquiries (:mod:`.public`) and moving cases
+between versions (:mod:`.migration`); what they share — the write
 transaction, authorisation, system facts and writing a case's state — is in :mod:`.base`.
 """
 from .intake import IntakeService
 from .migration import MigrationService
+from .public import PublicService
 from .reads import ReadService
 from .tasks import TaskService
 
 
-class CaseService(IntakeService, TaskService, ReadService, MigrationService):
+class CaseService(IntakeService, PublicService, TaskService, ReadService, MigrationService):
     """Every use case of a case, for the web layer and the commands."""
 
 

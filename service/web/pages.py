@@ -434,10 +434,80 @@ def register():
 # ====================================================================== public complaint
 
 REPORT_FIELDS = ("officer", "unit", "act_date", "summary", "reporter_name", "reporter_contact")
+REPORT_KEEP = 10  # unused forms and filed receipts a browser session remembers
 
 
 def _complaint_limit() -> str:
     return current_app.config["COMPLAINT_RATE_LIMIT"]
+
+
+class _Submissions:
+    """Process-wide guard of the one-time submission tokens: two requests carrying the same token (a double click,
+    a resend) file one complaint; the later one waits for the first and gets its receipt code. Across browser
+    requests the session does the same (Back and resubmit, reload)."""
+
+    def __init__(self, keep: int = 2000):
+        import threading
+        from collections import OrderedDict
+        self.lock = threading.Lock()
+        self.filed: "OrderedDict[str, str | None]" = OrderedDict()
+        self.keep = keep
+
+    def begin(self, token: str) -> tuple[bool, str | None]:
+        """(True, None): this request files it; (False, code): already filed (code None: gave up waiting)."""
+        import time
+        with self.lock:
+            if token not in self.filed:
+                self.filed[token] = None
+                while len(self.filed) > self.keep:
+                    self.filed.popitem(last=False)
+                return True, None
+        for _i in range(100):
+            with self.lock:
+                if token not in self.filed:  # the first request failed: this one files it
+                    self.filed[token] = None
+                    return True, None
+                if self.filed[token] is not None:
+                    return False, self.filed[token]
+            time.sleep(0.05)
+        return False, None
+
+    def done(self, token: str, code: str | None) -> None:
+        with self.lock:
+            if code is None:
+                self.filed.pop(token, None)
+            else:
+                self.filed[token] = code
+
+
+_submissions = _Submissions()
+
+
+def _new_report_token() -> str:
+    import secrets
+    token = secrets.token_urlsafe(18)
+    session["report_tokens"] = (list(session.get("report_tokens", [])) + [token])[-REPORT_KEEP:]
+    return token
+
+
+def _digest(data: dict[str, Any]) -> str:
+    import hashlib
+    import json
+    return hashlib.sha256(json.dumps(data, sort_keys=True, ensure_ascii=False).encode()).hexdigest()[:24]
+
+
+def _to_receipt(token: str, code: str, digest: str | None = None):
+    """Remember the filed form (its token, and a digest of what it said) and show its receipt: Post/Redirect/Get."""
+    filed = dict(session.get("report_filed", {}))
+    filed[token] = code
+    session["report_filed"] = dict(list(filed.items())[-REPORT_KEEP:])
+    if digest:
+        said = dict(session.get("report_digests", {}))
+        said[digest] = code
+        session["report_digests"] = dict(list(said.items())[-REPORT_KEEP:])
+    session["report_tokens"] = [t for t in session.get("report_tokens", []) if t != token]
+    session["receipt"] = code
+    return redirect(url_for("pages.report_receipt"), 303)
 
 
 @pages.route("/report", methods=["GET", "POST"])
@@ -445,14 +515,63 @@ def _complaint_limit() -> str:
 def report():
     raw = {k: request.form.get(k, "").strip() for k in REPORT_FIELDS}
     errors: dict[str, str] = {}
-    if request.method == "POST":
+    token = request.form.get("submission", "")
+    if request.method == "GET":
+        token = _new_report_token()
+    elif token in session.get("report_filed", {}):  # reload of the POST, or Back and submit again
+        return _to_receipt(token, session["report_filed"][token])
+    elif token not in session.get("report_tokens", []):
+        errors = {"_form": _("此表单已失效（可能已经提交过，或页面停留太久）。请核对以下内容后再提交一次。")}
+        token = _new_report_token()
+    else:
         data: dict[str, Any] = {k: raw[k] for k in ("officer", "unit", "act_date", "summary") if raw[k]}
         if raw["reporter_name"] or raw["reporter_contact"]:
             data["reporter"] = {k: v for k, v in (("name", raw["reporter_name"]),
                                                   ("contact", raw["reporter_contact"])) if v}
-        try:
-            result = services().cases.start_case(None, data)
-            return render_template("report_done.html", code=result["receipt_code"])
-        except Invalid as exc:
-            errors = {("reporter_name" if k.startswith("reporter") else k): v for k, v in exc.fields.items()}
-    return render_template("report.html", raw=raw, errors=errors), (422 if errors else 200)
+        digest = _digest(data)
+        if digest in session.get("report_digests", {}):  # Back, and the same complaint sent on a fresh form
+            return _to_receipt(token, session["report_digests"][digest])
+        first, code = _submissions.begin(token)
+        if not first and code:
+            return _to_receipt(token, code, digest)
+        if first:
+            try:
+                code = services().cases.file_complaint(data)["receipt_code"]
+            except Invalid as exc:
+                errors = {k.replace(".", "_") if k.startswith("reporter") else (k or "_form"): v
+                          for k, v in exc.fields.items()} or {"_form": exc.message}
+            finally:
+                _submissions.done(token, code)
+            if code:
+                return _to_receipt(token, code, digest)
+        else:
+            errors = {"_form": _("正在处理同一份举报，请稍候刷新。")}
+    return render_template("report.html", raw=raw, errors=errors, token=token, last_receipt=session.get("receipt"),
+                           today=services().cases.local_today().isoformat()), (422 if errors else 200)
+
+
+@pages.get("/report/receipt")
+def report_receipt():
+    """The receipt of the complaint this browser filed last (its code is kept in the session, never in the URL)."""
+    code = session.get("receipt")
+    status = services().cases.complaint_status(code) if code else None
+    if status is None:
+        return redirect(url_for("pages.report"))
+    return render_template("report_done.html", code=code, status=status)
+
+
+@pages.route("/report/status", methods=["GET", "POST"])
+@limiter.limit(_complaint_limit, methods=["POST"])
+def report_status():
+    """A reporter's enquiry by receipt code: received, registered or not, and the reason given when not; an
+    unknown code gets the same neutral answer as a malformed one."""
+    code = request.form.get("code", "").strip()
+    error, status, asked = None, None, False
+    if request.method == "POST":
+        if not code:
+            error = _("请填写回执号")
+        else:
+            asked = True
+            status = services().cases.complaint_status(code)
+    return render_template("receipt.html", code=code, error=error, status=status, asked=asked), \
+        (422 if error else 200)
