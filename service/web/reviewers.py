@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, abort, render_template, request
+from flask_babel import gettext as _
 from flask_login import login_required
 
 from ..errors import Forbidden, Invalid, NotFound
@@ -41,13 +42,30 @@ def table(decision_id: str):
     tried, errors, raw = None, {}, {}
     if request.method == "POST":
         raw = {i["text"]: request.form.get(i["text"], "") for i in data["inputs"]}
-        try:
-            tried = reviews.try_table(principal(), decision_id, data["version"], raw)
-        except Invalid as exc:
-            errors = exc.fields or {"": exc.message}
+        errors = _unanswered(data["inputs"], raw)
+        if not errors:
+            try:
+                tried = reviews.try_table(principal(), decision_id, data["version"], raw)
+            except Invalid as exc:
+                errors = exc.fields or {"": exc.message}
     matched = {m["id"] for m in (tried or {}).get("trace", {}).get("matched", [])}
     return render_template("decision.html", t=data, tried=tried, errors=errors, raw=raw, matched=matched), \
         (422 if errors else 200)
+
+
+def _unanswered(inputs: list[dict], raw: dict[str, str]) -> dict[str, str]:
+    """Every input left blank gets its own message: a try with nothing chosen asks for the facts instead of
+    evaluating to an empty result. (An unknown value is chosen as null where the column allows it.)"""
+    errors = {}
+    for i in inputs:
+        if raw.get(i["text"], "").strip():
+            continue
+        nullable = any(value == "null" for value, _label in i.get("choices") or [])
+        if i.get("choices"):
+            errors[i["text"]] = _("请选择一项（不适用时选 null）") if nullable else _("请选择一项")
+        else:
+            errors[i["text"]] = _("请填写（不适用时填 null）")
+    return errors
 
 
 @reviewers.get("/<decision_id>.csv")
