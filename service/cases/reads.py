@@ -39,7 +39,8 @@ class ReadService(CaseServiceBase):
         with self.db.session() as s:
             store = Store(s)
             result = store.cases(filters=filters or {}, search=search, page=page, per_page=min(max(per_page, 1), 500),
-                                 visible_to_subject=None if principal.is_staff else principal.username)
+                                 visible_to_subject=None if principal.is_staff else principal.username,
+                                 staff_member=principal.username if principal.is_staff else None)
             items = [self._case_summary(c, principal, self._acts_as_staff(store, principal, c)) for c in result.items]
         return Page(items, result.total, result.page, result.per_page)
 

@@ -143,7 +143,9 @@ class Store:
             self.s.delete(row)
 
     def cases(self, *, filters: dict[str, Any], visible_to_subject: str | None, page: int, per_page: int,
-              search: str | None = None) -> Page:
+              search: str | None = None, staff_member: str | None = None) -> Page:
+        """``visible_to_subject``: an officer, who sees only the cases with a task of theirs. ``staff_member``:
+        staff, who see every case except one where they are a respondent before their own first task."""
         q = select(Case)
         conds = []
         for key in ("status", "channel", "year", "unit", "subject"):
@@ -151,6 +153,9 @@ class Store:
                 conds.append(getattr(Case, key) == filters[key])
         if visible_to_subject is not None:  # a respondent: their cases, from their own first task on
             conds.append(Case.id.in_(select(Task.case_id).where(Task.assignee == visible_to_subject)))
+        if staff_member is not None:  # staff are respondents like anyone else in their own cases
+            conds.append(or_(Case.id.not_in(select(CasePerson.case_id).where(CasePerson.person == staff_member)),
+                             Case.id.in_(select(Task.case_id).where(Task.assignee == staff_member))))
         if search:
             like = f"%{search}%"
             conds.append(or_(Case.summary.ilike(like), Case.subject.ilike(like), Case.unit.ilike(like)))
