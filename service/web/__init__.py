@@ -102,7 +102,8 @@ def create_app(database_url: str | None = None, *, services: Services | None = N
         COMPLAINT_RATE_LIMIT="5 per minute;30 per day", SECRET_KEY=_secret_key(),
         SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax",
         PERMANENT_SESSION_LIFETIME=dt.timedelta(minutes=30), SESSION_REFRESH_EACH_REQUEST=True,
-        WTF_CSRF_TIME_LIMIT=None, MAX_CONTENT_LENGTH=25 * 1024 * 1024,
+        # evidence uploads: 60 MB of files per submission (cases.tasks.MAX_UPLOAD_BYTES) and the form's fields
+        WTF_CSRF_TIME_LIMIT=None, MAX_CONTENT_LENGTH=61 * 1024 * 1024,
         BABEL_DEFAULT_LOCALE="zh_CN", BABEL_TRANSLATION_DIRECTORIES=str(ROOT / "translations"))
     app.config.update(config or {})
     app.json.ensure_ascii = False

@@ -16,7 +16,7 @@ from ..auth import ROLE_NAMES, Principal, verify_password
 from ..errors import Conflict, Forbidden, Invalid, NotFound, ServiceError, TooManyAttempts, Unauthenticated
 from ..store.repository import Store
 from . import csv_response, limiter, page_arg, services
-from .formdata import NULL, ROW_SLOTS, fields_of, raw_from_data, raw_from_request, typed
+from .formdata import NULL, ROW_SLOTS, fields_of, raw_from_data, raw_from_request, shown, typed
 
 pages = Blueprint("pages", __name__)
 
@@ -172,42 +172,101 @@ def task(task_id: str):
     people = officers()
     errors: dict[str, str] = {}
     notice = None
-    if request.method == "POST" and info["state"] == "open":
+    status = 200
+    stale = False
+    if request.method == "POST" and info["state"] != "open":
+        stale, status = True, 409  # done meanwhile (by someone else, or in another tab): nothing of this is saved
+    elif request.method == "POST":
         raw = raw_from_request(fields, request.form)
         _fill_units(fields, raw, people)
         data, errors = typed(fields, _without_unanswered_rows(fields, raw))
-        uploads = [f for f in request.files.getlist("evidence_files") if f and f.filename]
+        files, too_large = _uploads()
+        drop = [int(x) for x in request.form.getlist("drop_files") if x.isdigit()]
+        if too_large:
+            errors["evidence_files"] = too_large
         if request.form.get("action") == "draft":
+            errors = {}
             svc.save_draft(p, task_id, raw)
             notice = _("草稿已保存。")
         elif not errors:
             try:
-                names = [svc.add_attachment(p, task_id, f.filename, f.mimetype, f.read())["filename"]
-                         for f in uploads]
-                if names and "evidence" in schema.get("properties", {}):
-                    data["evidence"] = list(data.get("evidence", [])) + [f"附件：{n}" for n in names]
-                svc.complete(p, task_id, data)
+                if drop:
+                    svc.keep_files(p, task_id, [], drop)
+                    drop = []
+                svc.complete(p, task_id, data, files)
                 title = info["title"] + (f" — {_person_name(people, info['person'])}" if info.get("person") else "")
                 flash(_("已办结“%(title)s”（案件 %(case)s）。", title=title, case=info["case_id"]), "success")
-                return redirect(url_for("pages.inbox"))
+                following = svc.next_task(p, info["case_id"])
+                return redirect(url_for("pages.task", task_id=task_id) if following else url_for("pages.inbox"))
             except Invalid as exc:
                 errors = {k or "_form": v for k, v in exc.fields.items()} or {"_form": exc.message}
             except (Conflict, Forbidden) as exc:
-                errors = {"_form": _reason(exc)}
-    else:
-        raw = svc.draft(p, task_id) or raw_from_data(fields, info.get("data") or {})
+                fresh = svc.get_task(p, task_id)
+                if fresh["state"] != "open":
+                    info, stale, status = fresh, True, 409
+                else:
+                    errors, status = {"_form": _reason(exc)}, 409 if isinstance(exc, Conflict) else 403
+        if not stale and info["state"] == "open" and (files or drop or too_large) and _can_act(p, info):
+            try:  # kept for the next try (shown in the form); evidence only when the step succeeds
+                info["draft_files"] = svc.keep_files(p, task_id, files, drop)
+            except ServiceError:
+                pass
+    if request.method == "GET" or stale:
+        raw = (svc.draft(p, task_id) if info["state"] == "open" else None) or raw_from_data(fields,
+                                                                                             info.get("data") or {})
     context = info.get("case") or {}
     person_rows = _person_rows(fields, raw, context, people)
     show_decisions = bool(context.get("outcomes")) and p.is_staff
     tables = svc.decision_tables(info["case_id"]) if show_decisions else {}
     traces = svc.traces(p, info["case_id"]) if show_decisions else []
     lookups = {c.lookup for f in fields for c in [f, *f.columns] if c.lookup}
-    status = 422 if errors and request.method == "POST" else 200
+    if errors and request.method == "POST" and status == 200:
+        status = 422
+    following = svc.next_task(p, info["case_id"]) if info["state"] == "completed" and \
+        info.get("completed_by") == p.username and not stale else None
     return render_template("task.html", task=info, fields=fields, raw=raw, errors=errors, notice=notice,
                            schema=schema, null=NULL, row_slots=ROW_SLOTS, channels=channels(),
                            traces=traces, trace_groups=_by_person(traces), tables=tables, can_act=_can_act(p, info),
                            people=people, person_rows=person_rows, lookups=lookups,
-                           respondents=_respondents_by_person(context)), status
+                           respondents=_respondents_by_person(context), stale=stale, following=following,
+                           submitted=shown(fields, info.get("data") or {}), finished_at=_local_time(info.get("finished_at")),
+                           upload_limit=upload_limit()), status
+
+
+def upload_limit() -> str:
+    """The one upload limit, as the form, the field message and the 413 page state it."""
+    return _("每个文件不超过 20 MB，一次提交合计不超过 60 MB")
+
+
+def _uploads() -> tuple[list[tuple[str, str, bytes]], str | None]:
+    """The evidence files sent with a task form, and the message for any over the per-file limit (not kept)."""
+    from ..cases.tasks import MAX_FILE_BYTES
+    files, refused = [], []
+    for f in request.files.getlist("evidence_files"):
+        if not f or not f.filename:
+            continue
+        content = f.read(MAX_FILE_BYTES + 1)
+        if len(content) > MAX_FILE_BYTES:
+            refused.append(f.filename)
+        elif content:
+            files.append((f.filename, f.mimetype, content))
+    if not refused:
+        return files, None
+    return files, _("文件%(names)s过大，未保存：%(limit)s。", names="、".join(f"“{n}”" for n in refused),
+                    limit=upload_limit())
+
+
+def _local_time(value: str | None) -> str:
+    """A stored UTC time as Beijing time, to the minute."""
+    import datetime as dt
+    if not value:
+        return ""
+    try:
+        from zoneinfo import ZoneInfo
+        when = dt.datetime.fromisoformat(value).astimezone(ZoneInfo("Asia/Shanghai"))
+    except Exception:  # no time zone database: show UTC
+        return value[:16].replace("T", " ") + " UTC"
+    return when.strftime("%Y-%m-%d %H:%M")
 
 
 # ---------------------------------------------------------------- persons on the pages
