@@ -263,9 +263,13 @@ def demo(password: str) -> None:
     services.db.migrate()
     _deploy(services, by="demo")
     accounts = load_demo(services, password)
-    click.echo("demo accounts (password: %s):" % password)
-    for username, roles, note in accounts:
-        click.echo(f"  {username:<12} {roles:<24} {note}")
+    roles = {"office": "领导小组办公室", "leading_group": "领导小组", "admin": "系统管理员", "reviewer": "合规审查",
+             "officer": "执法人员"}
+    click.echo(f"演示账号（密码均为 {password}）：")
+    click.echo(f"  {'账号':<10} {'角色':<12} 说明")
+    for username, role, note in accounts:
+        label = "、".join(roles.get(r, r) for r in role.split(","))
+        click.echo(f"  {username:<12} {label:<14} {note}")
 
 
 @main.command("test-scenarios")

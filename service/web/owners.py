@@ -2,6 +2,9 @@
 moving open cases to a newer version, running the scenario tests."""
 from __future__ import annotations
 
+import re
+from functools import lru_cache
+
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_login import login_required
 
@@ -11,6 +14,35 @@ from . import services
 from .pages import principal
 
 owners = Blueprint("owners", __name__, url_prefix="/processes")
+
+
+# dmn-js ships its "production" bundles with Inferno's development build inside (bpmn-io/dmn-js#965), which logs
+# "Inferno is in development mode" and a warning about a minified development build on every page that loads it.
+# The pages get that bundle without the announcement; if a later dmn-js no longer has it, it is served unchanged.
+DMN_VIEWER = "dmn-js/dist/dmn-viewer.production.min.js"
+_INFERNO_DEV_NOTICE = re.compile(
+    r'console\.info\("Inferno is in development mode\."\),-1===\((\w+)\.name\|\|\1\.toString\(\)\)'
+    r'\.indexOf\("testFn"\)&&\w+\("It looks like you\'re using a minified copy of the development build '
+    r'of Inferno[^"]*"\)')
+
+
+@lru_cache(maxsize=1)
+def _dmn_viewer(mtime: float) -> bytes:
+    from . import ROOT
+    source = (ROOT / "node_modules" / DMN_VIEWER).read_text(encoding="utf-8")
+    return _INFERNO_DEV_NOTICE.sub("void 0", source, count=1).encode("utf-8")
+
+
+@owners.get("/dmn-viewer.js")
+def dmn_viewer():
+    """The DMN viewer for the version pages, without Inferno's development-mode console messages."""
+    from . import ROOT
+    path = ROOT / "node_modules" / DMN_VIEWER
+    if not path.is_file():
+        abort(404)
+    response = Response(_dmn_viewer(path.stat().st_mtime), mimetype="text/javascript")
+    response.headers["Cache-Control"] = "public, max-age=86400"
+    return response
 
 
 def _admin():
