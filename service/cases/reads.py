@@ -26,8 +26,8 @@ class ReadService(CaseServiceBase):
             view["tasks"] = [self._task_brief(t) for t in tasks]
             view["respondents"] = [{"person": p.person, "role": p.role, "unit": p.unit, "established": p.established,
                                     "served_on": p.served_on} for p in store.case_persons(row.id)]
-            view["history"] = [{"at": iso(e.at), "actor": e.actor, "kind": e.kind, "detail": e.detail}
-                               for e in store.events(row.id)]
+            view["history"] = fold_reads([{"at": iso(e.at), "actor": e.actor, "kind": e.kind, "detail": e.detail}
+                                          for e in store.events(row.id)])
             view["decisions"] = [r.trace for r in store.decision_records(row.id)]
             if principal.sees_reporter and row.reporter:
                 view["reporter"] = row.reporter
@@ -124,3 +124,22 @@ class ReadService(CaseServiceBase):
                 "rules": [{"id": r.id, "row": r.row, "inputs": [u.text or "-" for u in r.inputs],
                            "outputs": list(r.output_texts), "annotation": r.annotation} for r in t.rules]}
         return tables
+
+
+def fold_reads(history: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The reads of the reporter's details as one entry where the first was (how many, first and last, by whom).
+
+    Every read stays in the event log; only the case's history shows them together."""
+    reads = [e for e in history if e["kind"] == "viewed_confidential"]
+    if len(reads) < 2:
+        return history
+    readers = list(dict.fromkeys(e["actor"] for e in reads if e["actor"]))
+    folded = {"at": reads[0]["at"], "actor": "、".join(readers), "kind": "viewed_confidential",
+              "detail": {"count": len(reads), "first": reads[0]["at"], "last": reads[-1]["at"]}}
+    out: list[dict[str, Any]] = []
+    for e in history:
+        if e["kind"] != "viewed_confidential":
+            out.append(e)
+        elif e is reads[0]:
+            out.append(folded)
+    return out

@@ -1,7 +1,9 @@
-// Draw the case's BPMN diagram (its own deployment version) and mark done and active steps.
+// Draw the case's BPMN diagram (its own deployment version): the whole procedure fitted to the box, the done path
+// (completed steps and the flows between them) and the current steps marked, with zoom and fit buttons.
 (function () {
   var el = document.getElementById("diagram");
   if (!el || !window.BpmnJS) { return; }
+  var tools = document.querySelectorAll("[data-zoom]");
   fetch(el.dataset.src, { credentials: "same-origin" })
     .then(function (r) { return r.json(); })
     .then(function (data) {
@@ -21,24 +23,59 @@
           }
           return null;
         }
+        var reached = {};  // steps done or current, and the collapsed sub-processes that show them
         function mark(ids, marker) {
           ids.forEach(function (id) {
             var element = registry.get(id);
             if (!element) { return; }
             canvas.addMarker(id, marker);
+            reached[id] = true;
             var shown = onMain(element);
-            if (shown && shown !== element && shown.id) { canvas.addMarker(shown.id, marker); }
+            if (shown && shown !== element && shown.id) {
+              canvas.addMarker(shown.id, marker);
+              reached[shown.id] = true;
+            }
           });
         }
-        mark(data.completed.filter(function (id) { return data.active.indexOf(id) < 0; }), "step-done");
+        var done = data.completed.filter(function (id) { return data.active.indexOf(id) < 0; });
+        mark(done, "step-done");
         mark(data.active, "step-active");
-        canvas.zoom("fit-viewport");
-        if (canvas.zoom() < 0.6) {  // a wide procedure: show it readable, around the step that matters now
-          canvas.zoom(0.8);
-          var focus = data.active[0] || data.completed[data.completed.length - 1];
-          var shown = focus && registry.get(focus) ? onMain(registry.get(focus)) : null;
-          if (shown) { canvas.scrollToElement(shown); }
+        // the done path: a sequence flow taken from a completed step to a completed or current one
+        registry.filter(function (e) { return e.type === "bpmn:SequenceFlow"; }).forEach(function (flow) {
+          var from = flow.source && flow.source.id, to = flow.target && flow.target.id;
+          if (from && to && done.indexOf(from) >= 0 && reached[to]) { canvas.addMarker(flow.id, "flow-done"); }
+        });
+
+        function fit() {
+          canvas.zoom("fit-viewport", "auto");
+          el.dataset.zoom = String(canvas.zoom());
         }
+        function zoomBy(factor) {
+          var scale = Math.min(4, Math.max(0.2, canvas.zoom() * factor));
+          canvas.zoom(scale);
+          el.dataset.zoom = String(canvas.zoom());
+        }
+        // a wide procedure in a tall box leaves most of the box empty: the box takes the diagram's proportions
+        var inner = canvas.viewbox().inner;
+        if (inner.width > 0) {
+          var wanted = Math.round(el.clientWidth * inner.height / inner.width) + 60;
+          el.style.height = Math.max(260, Math.min(560, wanted)) + "px";
+          canvas.resized();
+        }
+        fit();
+        // the canvas itself takes the keyboard (arrow keys move it once it has focus): give it a name
+        var svg = el.querySelector("svg");
+        if (svg) {
+          svg.setAttribute("role", "img");
+          svg.setAttribute("aria-label", el.dataset.label || "流程图");
+        }
+        Array.prototype.forEach.call(tools, function (button) {
+          button.disabled = false;
+          button.addEventListener("click", function () {
+            var how = button.dataset.zoom;
+            if (how === "in") { zoomBy(1.25); } else if (how === "out") { zoomBy(0.8); } else { fit(); }
+          });
+        });
         el.dataset.ready = "true";
       });
     })
