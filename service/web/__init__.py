@@ -159,7 +159,7 @@ def create_app(database_url: str | None = None, *, services: Services | None = N
     csrf.exempt(api)  # the API authenticates every request with HTTP Basic: no cookies, no CSRF
     app.register_blueprint(pages)
 
-    from .inputs import BadInput, TooLarge, check_request_text, task_id as valid_task_id
+    from .inputs import BadInput, TooLarge, bad_text, check_request_text, task_id as valid_task_id
 
     @app.before_request
     def clean_input():
@@ -167,6 +167,8 @@ def create_app(database_url: str | None = None, *, services: Services | None = N
 
     @app.url_value_preprocessor
     def clean_path(endpoint, values):
+        if any(isinstance(v, str) and bad_text(v) for v in (values or {}).values()):
+            raise NotFound()  # a path with a NUL byte or a lone surrogate names nothing
         if values and "task_id" in values:
             try:
                 valid_task_id(values["task_id"])

@@ -17,10 +17,18 @@ ERRORS = {
     "401": _json(_ref("Error"), "Missing or wrong credentials"),
     "403": _json(_ref("Error"), "Not allowed for this user"),
     "404": _json(_ref("Error"), "No such resource, or not visible to this user"),
+    "413": _json(_ref("Error"), "The JSON body is larger than 512 KB"),
+    "422": _json(_ref("Error"), "A value does not fit: a number out of range, text with a NUL byte or an invalid "
+                                "Unicode character, JSON nested more than 32 levels; one message per field"),
 }
+INT_MAX = 2**31 - 1
 TASK_ID = {"name": "task_id", "in": "path", "required": True, "schema": {"type": "string", "format": "uuid"}}
-PAGING = [{"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1, "default": 1}},
-          {"name": "per_page", "in": "query", "schema": {"type": "integer", "minimum": 1, "default": 50}}]
+PAGING = [{"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": INT_MAX,
+                                                     "default": 1}},
+          {"name": "per_page", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": INT_MAX,
+                                                         "default": 50},
+           "description": "at most 200 tasks or 500 cases are returned per page"}]
+YEAR = {"type": "integer", "minimum": 1900, "maximum": 9999}
 
 
 def _query(name: str, schema: dict[str, Any], description: str) -> dict[str, Any]:
@@ -50,7 +58,7 @@ OPENAPI: dict[str, Any] = {
                 "summary": "Cases visible to the caller",
                 "parameters": [_query("status", {"enum": ["open", "closed"]}, "open or closed"),
                                _query("channel", {"type": "string"}, "intake channel"),
-                               _query("year", {"type": "integer"}, "calendar year of the act"),
+                               _query("year", YEAR, "calendar year of the act"),
                                _query("unit", {"type": "string"}, "the subject's unit"),
                                _query("subject", {"type": "string"}, "username of the subject"),
                                _query("q", {"type": "string"}, "search in summary, subject and unit"), *PAGING],
@@ -61,7 +69,8 @@ OPENAPI: dict[str, Any] = {
             "get": {
                 "summary": "A case: status, tasks, respondents, history, decision traces and each person's outcome "
                            "(as the caller may see it: a respondent only their own, once served)",
-                "parameters": [{"name": "case_id", "in": "path", "required": True, "schema": {"type": "integer"}}],
+                "parameters": [{"name": "case_id", "in": "path", "required": True,
+                                "schema": {"type": "integer", "minimum": 1, "maximum": INT_MAX}}],
                 "responses": {"200": _json(_ref("CaseDetail"), "The case"), **ERRORS},
             }
         },
@@ -73,7 +82,9 @@ OPENAPI: dict[str, Any] = {
                 "responses": {"201": _json({"type": "object", "properties": {"receipt_code": {"type": "string"},
                                                                                "message": {"type": "string"}}},
                                            "The complaint was received"),
-                              "422": _json(_ref("Error"), "The complaint has errors"),
+                              "400": ERRORS["400"], "413": ERRORS["413"],
+                              "422": _json(_ref("Error"), "The complaint has errors (one message per field), or "
+                                                          "a text has a NUL byte or an invalid Unicode character"),
                               "429": _json(_ref("Error"), "Too many complaints from this address; try later")},
             }
         },
@@ -81,7 +92,8 @@ OPENAPI: dict[str, Any] = {
             "get": {
                 "summary": "The caller's open tasks (read from the task index)",
                 "parameters": [_query("name", {"type": "string"}, "task id in the diagram, e.g. Task_register"),
-                               _query("case_id", {"type": "integer"}, "only this case"),
+                               _query("case_id", {"type": "integer", "minimum": 1, "maximum": INT_MAX},
+                                      "only this case"),
                                _query("channel", {"type": "string"}, "intake channel of the case"),
                                _query("role", {"enum": ["office", "leading_group"]}, "candidate group"),
                                _query("claimed", {"enum": ["me", "none"]}, "claimed by me, or by no one"),
@@ -137,7 +149,7 @@ OPENAPI: dict[str, Any] = {
         "/disqualifications": {
             "get": {
                 "summary": "Art. 15 register: persons and units disqualified from awards and promotion, per year",
-                "parameters": [_query("year", {"type": "integer"}, "calendar year")],
+                "parameters": [_query("year", YEAR, "calendar year")],
                 "responses": {"200": _json({"type": "object", "properties": {"items": {"type": "array", "items": {
                     "type": "object", "properties": {
                         "year": {"type": "integer"}, "kind": {"enum": ["person", "unit"]}, "name": {"type": "string"},
