@@ -437,8 +437,12 @@ def test_language_switch(site, page):
 
 def test_error_pages_say_what_happened_and_never_show_a_stack_trace(site, page):
     base, _ = site
-    response = page.goto(f"{base}/cases/999999")
-    assert response.status == 302 or "登录" in page.content()
+    # logged out: the redirect to the login page (seen without following it), and the login page the user lands on
+    answer = page.request.get(f"{base}/cases/999999", max_redirects=0)
+    assert answer.status == 302 and answer.headers["location"].endswith("/login?next=%2Fcases%2F999999")
+    page.goto(f"{base}/cases/999999")
+    expect(page).to_have_url(f"{base}/login?next=%2Fcases%2F999999")
+    expect(page.get_by_role("heading", name="登录")).to_be_visible()
     login(page, base, "office_li")
     response = page.goto(f"{base}/cases/999999")
     assert response.status == 404
