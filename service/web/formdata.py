@@ -24,6 +24,8 @@ class Field:
     columns: list["Field"] = field(default_factory=list)  # for rows and objects
     rows: int = 3
     lookup: str | None = None  # "officers": pick an existing account (x-lookup)
+    min_items: int = 0  # a list that, when given, needs at least this many items
+    required_when: tuple[str, str] | None = None  # (field title, option label): required when that is chosen
 
 
 def _options(schema: dict[str, Any]) -> list[tuple[str, str]] | None:
@@ -40,7 +42,29 @@ def fields_of(schema: dict[str, Any]) -> list[Field]:
     out = []
     for name, prop in (schema.get("properties") or {}).items():
         out.append(_field(name, prop, name in required))
+    _conditions(schema, out)
     return out
+
+
+def _conditions(schema: dict[str, Any], fields: list[Field]) -> None:
+    """Fields required only when another field has a given answer (if/then/else on one field's const), so the
+    page can say so instead of marking them always required."""
+    by_name = {f.name: f for f in fields}
+    for rule in schema.get("allOf") or []:
+        cond = ((rule.get("if") or {}).get("properties") or {})
+        if len(cond) != 1:
+            continue
+        (name, test), = cond.items()
+        f = by_name.get(name)
+        if f is None or "const" not in test:
+            continue
+        value = json.dumps(test["const"], ensure_ascii=False).strip('"')
+        labels = dict(f.options)
+        others = [label for v, label in f.options if v != value]
+        for branch, label in (("then", labels.get(value)), ("else", others[0] if len(others) == 1 else None)):
+            for required in (rule.get(branch) or {}).get("required", []):
+                if label and required in by_name and not by_name[required].required:
+                    by_name[required].required_when = (f.title, label)
 
 
 def _field(name: str, prop: dict[str, Any], required: bool) -> Field:
@@ -59,7 +83,7 @@ def _make_field(name: str, prop: dict[str, Any], required: bool) -> Field:
             return Field(name, title, "multi", required, help_text, options)
         if items.get("type") == "object":
             cols = [_field(k, v, k in set(items.get("required", []))) for k, v in items.get("properties", {}).items()]
-            return Field(name, title, "rows", required, help_text, columns=cols)
+            return Field(name, title, "rows", required, help_text, columns=cols, min_items=prop.get("minItems", 0))
         return Field(name, title, "lines", required, help_text)
     if typ == "object":
         cols = [_field(k, v, k in set(prop.get("required", []))) for k, v in prop.get("properties", {}).items()]
@@ -214,7 +238,8 @@ def typed(fields: list[Field], raw: dict[str, Any]) -> tuple[dict[str, Any], dic
                 rows.append({c.name: _scalar(c, row.get(c.name, ""), errors, f"{f.name}[{len(rows)}].{c.name}")
                              for c in f.columns})
                 rows[-1] = {k: v for k, v in rows[-1].items() if v is not None}
-            data[f.name] = rows
+            if rows or f.required or not f.min_items:  # an empty list that could never be valid is not an answer
+                data[f.name] = rows
         elif f.kind == "object":
             obj = {c.name: _scalar(c, (value or {}).get(c.name, ""), errors, f"{f.name}.{c.name}") for c in f.columns}
             obj = {k: v for k, v in obj.items() if v is not None}
@@ -229,3 +254,43 @@ def typed(fields: list[Field], raw: dict[str, Any]) -> tuple[dict[str, Any], dic
             if result is not None:
                 data[f.name] = result
     return data, errors
+
+
+def shown(fields: list[Field], data: dict[str, Any]) -> list[dict[str, Any]]:
+    """What a completed form submitted, for reading: each answered field with its value as the form labels it
+    (``text``), or for a list of rows its columns and rows (``columns``, ``rows``)."""
+    out = []
+    for f in fields:
+        if f.name not in data:
+            continue
+        value = data[f.name]
+        if f.kind == "rows":
+            rows = [r for r in value or [] if isinstance(r, dict)]
+            if rows:
+                out.append({"field": f, "columns": f.columns,
+                            "rows": [{c.name: _label(c, r.get(c.name)) for c in f.columns} for r in rows]})
+            continue
+        if f.kind == "object":
+            value = value if isinstance(value, dict) else {}
+            text = "；".join(f"{c.title}：{_label(c, value.get(c.name))}" for c in f.columns if c.name in value)
+        elif f.kind == "multi":
+            text = [_label(f, v) for v in value or []]
+        elif f.kind == "lines":
+            text = [str(v) for v in value or []]
+        else:
+            text = _label(f, value)
+        if text not in ("", []):
+            out.append({"field": f, "text": text})
+    return out
+
+
+def _label(f: Field, value: Any) -> str:
+    """One stored value as its option's label (a boolean: 是/否, translated in the page)."""
+    if value is None:
+        return "—" if f.kind not in ("select", "radio") else next((label for v, label in f.options if v == NULL), "—")
+    if f.kind == "boolean":
+        return "是" if value else "否"
+    if f.options:
+        as_text = json.dumps(value, ensure_ascii=False).strip('"')
+        return next((label for v, label in f.options if v == as_text), str(value))
+    return str(value)
