@@ -115,3 +115,35 @@ def test_a_step_on_a_case_that_changed_since_the_task_was_read_runs_on_the_fresh
     tasks = snapshot(svc, case_id)["tasks"]
     assert ("Task_register", "completed", "office_li") in tasks
     assert [t for t in tasks if t[1] == "open"] == [("Task_investigate", "open", None)]
+
+
+def test_intake_and_the_offices_reads_never_fail_with_locked_while_others_write(services):
+    """Intake and the office's reads of a case with a reporter (which log that read) write: on SQLite they must
+    queue for the write lock, never fail with "database is locked" (a 500) because another writer went first."""
+    import threading
+
+    svc = services
+    complaint = svc.cases.start_case(None, {"officer": "zhang_wei", "unit": "执法一科", "summary": "s",
+                                            "act_date": "2026-03-02", "reporter": {"name": "钱举报人"}})
+    (task,) = svc.cases.list_tasks(OFFICE, filters={"case_id": complaint["id"]}).items
+    failures: list[str] = []
+
+    def run(calls) -> None:
+        for _ in range(12):
+            for call in calls:
+                try:
+                    call()
+                except Exception as exc:  # noqa: BLE001 - collected for the assertion
+                    failures.append(f"{type(exc).__name__}: {str(exc)[:100]}")
+
+    readers = [lambda: svc.cases.get_case(OFFICE, complaint["id"]), lambda: svc.cases.get_task(OFFICE, task["id"])]
+    threads = [threading.Thread(target=run, args=(calls,)) for calls in ([lambda: start(svc)], readers, readers,
+                                                                          [lambda: start(svc)])]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert failures == []
+    with svc.db.session() as s:
+        reads = [e for e in Store(s).events(complaint["id"]) if e.kind == "viewed_confidential"]
+    assert len(reads) == 2 * 12 * 2  # every read of the reporter logged

@@ -39,6 +39,12 @@ class CaseServiceBase:
     def _write(self) -> "_WriteTransaction":
         return _WriteTransaction(self.db)
 
+    def _log_confidential_read(self, case_id: int, username: str, **detail: Any) -> None:
+        """Log a read of the reporter's identity in a write transaction of its own. (A read transaction that
+        writes fails on SQLite with "database is locked" whenever another writer committed since it began.)"""
+        with self._write() as store:
+            store.log(case_id, username, "viewed_confidential", fields=["reporter"], **detail)
+
     # ---------------------------------------------------------------- facts and state
 
     def _facts(self, store: Store, row: Case, engine: ProcessEngine, wf: WorkflowCase) -> dict[str, Any]:

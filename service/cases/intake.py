@@ -10,7 +10,6 @@ from ..engine import EngineError
 from ..errors import Forbidden, Invalid
 from ..forms import FormErrors
 from ..store.models import Case
-from ..store.repository import Store
 from .base import CaseServiceBase
 
 RECEIPT_ALPHABET = string.ascii_uppercase.replace("O", "").replace("I", "") + "23456789"
@@ -31,8 +30,7 @@ class IntakeService(CaseServiceBase):
                 raise Forbidden("only the office records cases; you may self-report your own error (第十九条)")
         version = self.deployments.current()
         engine = self.deployments.engine(version)
-        with self.db.session() as s, s.begin():
-            store = Store(s)
+        with self._write() as store:  # a write transaction: on SQLite it queues for the lock, never "locked"
             if intake.get("subject") and store.user(str(intake["subject"])) is None:
                 raise Invalid("the intake has errors", {"subject": "没有此人员账号，请从人员名单中选择被追究人员"})
             facts = {"leading_group_members": store.usernames_with_role("leading_group")}

@@ -31,7 +31,7 @@ class ReadService(CaseServiceBase):
             view["decisions"] = [r.trace for r in store.decision_records(row.id)]
             if principal.sees_reporter and row.reporter:
                 view["reporter"] = row.reporter
-                store.log(row.id, principal.username, "viewed_confidential", fields=["reporter"])
+                self._log_confidential_read(row.id, principal.username)
             return view
 
     def list_cases(self, principal: Principal, *, filters: dict[str, Any] | None = None, search: str | None = None,
