@@ -2,21 +2,29 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from typing import Any
 
 from ..auth import Principal
 from ..decisions import DecisionError
+from ..decisions.feel import to_json
 from ..engine import EngineError, ProcessEngine, TaskNotOpen
 from ..engine import Case as WorkflowCase
 from ..errors import Conflict, Invalid, NotFound
 from ..forms import FormErrors
 from ..store.repository import Page, Store
-from .base import CaseServiceBase
+from .base import CaseServiceBase, iso
 
 # what a task page shows of the case, by who looks (the reporter only ever to the office)
 CONTEXT_FOR_ALL = ("channel", "subject", "unit", "summary", "grounds", "act_date", "facts_found", "votes",
                    "resolution", "vote_note", "served_on", "decision_number")
 CONTEXT_FOR_STAFF = ("officer", "conclusion", "not_registered_reason", "respondents", "outcomes", "statements")
+# forms whose submitted content may name the reporter: shown to the office only (Art. 5(12))
+REPORTER_FORMS = ("notify_reporter",)
+# evidence uploads: one limit per file, and one for all the files of one submission (the request limit)
+MAX_FILE_BYTES = 20 * 1024 * 1024
+MAX_UPLOAD_BYTES = 60 * 1024 * 1024
+UPLOAD_LIMIT = "每个文件不超过 20 MB，一次提交合计不超过 60 MB"
 
 
 class TaskService(CaseServiceBase):
@@ -40,18 +48,35 @@ class TaskService(CaseServiceBase):
             view = self._task_view(task, row, self.clock())
             schema = engine.forms.schema(task.form_key) if task.form_key else None
             data: dict[str, Any] = {}
-            context: dict[str, Any] = {}
+            wf = engine.restore(store.state(row.id))
             if task.state == "open":
-                wf = engine.restore(store.state(row.id))
                 case_data = engine.task_data(wf, task.id) if self._is_open_in(engine, wf, task.id) else wf.data
                 fields = (schema or {}).get("properties", {})
                 data = {k: case_data[k] for k in fields if case_data.get(k) is not None}
                 if task.assignee and task.assignee in self._element_values(case_data):
                     data.update(self._element_values(case_data)[task.assignee])
-                context = self._context(case_data, principal, staff)
-                if staff and principal.sees_reporter and case_data.get("reporter"):
-                    self._log_confidential_read(row.id, principal.username, task=task.name)
-            return {**view, "form": schema, "data": data, "case": context, "state": task.state}
+            else:  # a finished task: the case as it stands, and what its form submitted (kept at completion)
+                case_data = wf.data
+                data = dict(task.data or {})
+            context = self._context(case_data, principal, staff)
+            if staff and principal.sees_reporter and case_data.get("reporter"):
+                self._log_confidential_read(row.id, principal.username, task=task.name)
+            hidden = task.form_key in REPORTER_FORMS and not principal.sees_reporter
+            return {**view, "form": schema, "data": {} if hidden else data, "data_hidden": hidden and bool(data),
+                    "submitted": task.data is not None, "case": context, "state": task.state,
+                    "completed_by": task.completed_by, "finished_at": iso(task.finished_at),
+                    "draft_files": [self._file_view(a) for a in store.draft_attachments(task.id, principal.username)]
+                    if task.state == "open" else []}
+
+    def next_task(self, principal: Principal, case_id: int) -> dict[str, Any] | None:
+        """The case's next open task the caller may take now (theirs, or unclaimed in one of their roles)."""
+        with self.db.session() as s:
+            result = Store(s).open_tasks_for(principal.username, set(principal.roles), filters={"case_id": case_id},
+                                             page=1, per_page=20, sort="created")
+            for task, row in result.items:
+                if task.claimed_by in (None, principal.username):
+                    return self._task_view(task, row, self.clock())
+        return None
 
     def claim(self, principal: Principal, task_id: str) -> dict[str, Any]:
         with self._write() as store:
@@ -69,8 +94,13 @@ class TaskService(CaseServiceBase):
             store.log(row.id, principal.username, "released", task=task.name, title=task.title)
             return {"id": task_id, "claimed_by": None}
 
-    def complete(self, principal: Principal, task_id: str, data: dict[str, Any]) -> dict[str, Any]:
-        """Complete a task; on any failure nothing is written. 422: form errors; 409: taken or changed."""
+    def complete(self, principal: Principal, task_id: str, data: dict[str, Any],
+                 files: list[tuple[str, str, bytes]] | None = None) -> dict[str, Any]:
+        """Complete a task; on any failure nothing is written. 422: form errors; 409: taken or changed.
+
+        ``files`` (name, content type, bytes) and the files the caller sent with earlier refused tries of this task
+        become evidence in the same transaction as the step: a refused or failed step attaches nothing."""
+        files = [self._checked_file(*f) for f in files or []]
         with self._write() as store:
             task, row = self._actionable_task(store, principal, task_id)
             if task.claimed_by not in (None, principal.username):
@@ -78,6 +108,12 @@ class TaskService(CaseServiceBase):
             if isinstance(data, dict):
                 self._check_persons(store, data)
             engine = self.deployments.engine(row.deployment_id)
+            waiting = store.draft_attachments(task_id, principal.username)
+            files = self._new_files(waiting, files)
+            names = [a.filename for a in waiting] + [name for name, _, _ in files]
+            schema = engine.forms.schema(task.form_key) if task.form_key else {}
+            if names and isinstance(data, dict) and "evidence" in schema.get("properties", {}):
+                data = {**data, "evidence": list(data.get("evidence") or []) + [f"附件：{n}" for n in names]}
             wf = engine.restore(store.state(row.id))
             facts = self._facts(store, row, engine, wf)
             try:
@@ -90,7 +126,16 @@ class TaskService(CaseServiceBase):
                 raise Invalid(f"the step could not be completed: {exc}", {"": str(exc)}) from None
             store.log(row.id, principal.username, "completed", task=task.name, title=task.title,
                       fields=sorted(data), person=task.person)
+            for att in waiting:
+                att.draft = False
+                store.log(row.id, principal.username, "attached", file=att.filename, size=att.size, task=task.name)
+            for name, content_type, content in files:
+                store.add_attachment(row.id, task_id, name, content_type, content, principal.username)
+                store.log(row.id, principal.username, "attached", file=name, size=len(content), task=task.name)
+            store.s.flush()
+            store.drop_draft_attachments(task_id)  # anyone else's files for this task were never sent with a step
             store.drop_drafts(task_id)
+            task.data = to_json(data)
             store.add_decision_records(row.id, row.deployment_id, step.traces)
             for trace in step.traces:
                 store.log(row.id, None, "decision_evaluated", decision=trace["decision"], task=trace.get("task"),
@@ -133,22 +178,47 @@ class TaskService(CaseServiceBase):
 
     # ---------------------------------------------------------------- evidence and drafts
 
-    MAX_ATTACHMENT = 20 * 1024 * 1024
+    MAX_ATTACHMENT = MAX_FILE_BYTES
 
-    def add_attachment(self, principal: Principal, task_id: str, filename: str, content_type: str,
-                       content: bytes) -> dict[str, Any]:
-        """Attach an evidence file to the case of a task the caller may work on."""
-        if not content:
-            raise Invalid("the file is empty", {"evidence_files": "文件为空"})
-        if len(content) > self.MAX_ATTACHMENT:
-            raise Invalid("the file is too large", {"evidence_files": "单个文件不能超过 20 MB"})
+    @staticmethod
+    def _checked_file(filename: str, content_type: str, content: bytes) -> tuple[str, str, bytes]:
         name = "".join(ch for ch in filename.replace("\\", "/").split("/")[-1] if ch.isprintable())[:200] or "file"
+        if not content:
+            raise Invalid("the file is empty", {"evidence_files": f"文件“{name}”是空的，未保存"})
+        if len(content) > MAX_FILE_BYTES:
+            raise Invalid("the file is too large", {"evidence_files": f"文件“{name}”过大，未保存：{UPLOAD_LIMIT}"})
+        return name, content_type or "application/octet-stream", content
+
+    @staticmethod
+    def _new_files(waiting: list[Any], files: list[tuple[str, str, bytes]]) -> list[tuple[str, str, bytes]]:
+        """The files not already waiting (same name and content): a resend never stores a file twice."""
+        seen = {(a.filename, hashlib.sha256(bytes(a.content)).hexdigest()) for a in waiting}
+        out = []
+        for name, content_type, content in files:
+            key = (name, hashlib.sha256(content).hexdigest())
+            if key not in seen:
+                seen.add(key)
+                out.append((name, content_type, content))
+        return out
+
+    def keep_files(self, principal: Principal, task_id: str, files: list[tuple[str, str, bytes]],
+                   drop: list[int] | None = None) -> list[dict[str, Any]]:
+        """Files sent with a refused try (or a saved draft) of a task: kept for the sender's next try, shown in the
+        form, and evidence only when the step succeeds. A file sent again is not stored twice."""
+        files = [self._checked_file(*f) for f in files]
         with self._write() as store:
             task, row = self._actionable_task(store, principal, task_id)
-            att = store.add_attachment(row.id, task_id, name, content_type or "application/octet-stream", content,
-                                       principal.username)
-            store.log(row.id, principal.username, "attached", file=name, size=len(content), task=task.name)
-            return {"id": att.id, "filename": name, "size": len(content)}
+            if drop:
+                store.drop_draft_attachments(task_id, principal.username, drop)
+                store.s.flush()
+            for name, content_type, content in self._new_files(store.draft_attachments(task_id, principal.username),
+                                                               files):
+                store.add_attachment(row.id, task_id, name, content_type, content, principal.username, draft=True)
+            return [self._file_view(a) for a in store.draft_attachments(task_id, principal.username)]
+
+    @staticmethod
+    def _file_view(a: Any) -> dict[str, Any]:
+        return {"id": a.id, "filename": a.filename, "size": a.size, "content_type": a.content_type}
 
     def save_draft(self, principal: Principal, task_id: str, data: dict[str, Any]) -> None:
         with self._write() as store:
