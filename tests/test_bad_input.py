@@ -232,6 +232,12 @@ def test_not_json_is_400(client):
     assert raw_complaint(client, b"{not json").status_code == 400
     assert raw_complaint(client, b"\xff\xfe").status_code == 400
     assert raw_complaint(client, b"[]").status_code == 400
+    assert raw_complaint(client, b"1" * 5000).status_code == 400
+    for constant in (b"NaN", b"Infinity", b"-Infinity"):
+        response = client.post("/api/v1/cases", headers=OFFICE, content_type="application/json",
+                               data=b'{"channel": "self_report", "summary": "x", "act_date": "2026-01-05", '
+                                    b'"grounds": [' + constant + b"]}")
+        assert response.status_code == 422, constant
 
 
 # --------------------------------------------------------------------------- unexpected errors
@@ -377,3 +383,14 @@ def test_nul_in_any_path_value_is_404(client):
     page_login(client)
     assert client.post("/api/v1/decisions/a%00b/evaluate", headers=OFFICE, json={"inputs": {}}).status_code == 404
     assert client.get("/decisions/a%00b").status_code == 404
+
+
+@pytest.mark.parametrize("value", ["x" * 5000, "%FF%FE", "'; DROP TABLE cases; --", "\U0010ffff", "%E2%80%AE", "1e400",
+                                   "NaN", "0x10", " 7 "])
+def test_odd_query_values_on_the_pages_are_never_a_500(client, value):
+    start_case(client)
+    page_login(client)
+    for path in ("/", "/cases", "/register", "/decisions", "/api/v1/cases", "/api/v1/tasks"):
+        for name in ("q", "status", "channel", "unit", "subject", "year", "page", "sort", "claimed", "version"):
+            response = client.get(f"{path}?{name}={value}", headers=OFFICE)
+            assert response.status_code < 500, (path, name, value, response.status_code)

@@ -97,6 +97,10 @@ def _check_json(value: Any, path: str, depth: int) -> None:
             _check_json(item, f"{path}[{i}]", depth + 1)
 
 
+def _no_constant(name: str) -> Any:
+    raise BadInput(f"{name} is not a JSON number", {"_body": f"{name} 不是有效的数字"})
+
+
 def parse_json(data: bytes | str) -> Any:
     """JSON text of at most JSON_MAX_BYTES and JSON_MAX_DEPTH levels, with clean text; else TooLarge or Invalid."""
     if len(data) > JSON_MAX_BYTES:
@@ -106,7 +110,9 @@ def parse_json(data: bytes | str) -> Any:
         raise BadInput(f"the JSON is nested more than {JSON_MAX_DEPTH} levels deep",
                       {"_body": f"嵌套层级超过 {JSON_MAX_DEPTH} 层"})
     try:
-        value = json.loads(data)
+        value = json.loads(data, parse_constant=_no_constant)
+    except BadInput:
+        raise
     except (ValueError, RecursionError):
         raise ServiceError("the request body is not valid JSON", {"_body": "不是有效的 JSON"}) from None
     _check_json(value, "", 0)
