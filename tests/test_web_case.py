@@ -135,7 +135,7 @@ SHORT = {
     "/decisions/responsibility": ["table.decision th[scope=row]", "table.decision td:last-child summary",
                                   "table.decision thead th:first-child", "table.decision thead th:last-child"],
     "/cases": ["table.grid thead th", "table.grid td:nth-child(5)", "table.grid .status"],
-    "/": ["table.grid thead th", "table.grid time"],
+    "/": ["table.grid thead th", "table.grid time", "nav.mainnav a", ".account a, .account button"],
 }
 # the case page: the tasks' states and times, and the hit rows of the traces (命中)
 CASE_SHORT = ["#tasks-h ~ table td.nowrap", "#tasks-h ~ table thead th", "table.decision tr.matched th[scope=row]"]
