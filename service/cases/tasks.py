@@ -156,7 +156,7 @@ class TaskService(CaseServiceBase):
                 case_ids = store.due_timer_cases(now, limit=1)
                 if not case_ids:
                     break
-                row = store.case(case_ids[0])
+                row = store.lock_case(case_ids[0])  # held already: this re-reads the case and its tasks fresh
                 engine = self.deployments.engine(row.deployment_id)
                 wf = engine.restore(store.state(row.id))
                 try:

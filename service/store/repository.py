@@ -248,9 +248,11 @@ class Store:
             self.s.execute(text(f"NOTIFY {TIMERS_CHANNEL}"))
 
     def due_timer_cases(self, now: dt.datetime, limit: int) -> list[int]:
-        """Cases with a due timer, locked for this worker (FOR UPDATE SKIP LOCKED where supported)."""
-        q = (select(Timer.case_id).where(Timer.due <= now).order_by(Timer.due).limit(limit)
-             .with_for_update(skip_locked=True))
+        """Cases with a due timer, locked for this worker (FOR UPDATE SKIP LOCKED where supported). The lock is
+        the case's row lock, the one every step takes first (lock_case): a timer never holds its timer rows while
+        waiting for a case that a step holds while it waits for those timer rows (a deadlock)."""
+        q = (select(Timer.case_id).join(Case, Case.id == Timer.case_id).where(Timer.due <= now)
+             .order_by(Timer.due).limit(limit).with_for_update(of=Case, skip_locked=True))
         return list(dict.fromkeys(self.s.scalars(q)))
 
     def next_timer(self) -> dt.datetime | None:
