@@ -1,6 +1,7 @@
 """Intake through the four channels (Art. 19, 20)."""
 from __future__ import annotations
 
+import datetime as dt
 import secrets
 import string
 from typing import Any
@@ -13,6 +14,9 @@ from ..store.models import Case
 from .base import CaseServiceBase
 
 RECEIPT_ALPHABET = string.ascii_uppercase.replace("O", "").replace("I", "") + "23456789"
+# the district's own calendar day (China Standard Time): an act of "today" there is never refused as future
+LOCAL_TIME = dt.timezone(dt.timedelta(hours=8))
+FUTURE_DATE = "不能晚于今天（%s）"
 
 
 def _receipt() -> str:
@@ -20,8 +24,22 @@ def _receipt() -> str:
 
 
 class IntakeService(CaseServiceBase):
+    def _refuse_future_act(self, intake: dict[str, Any]) -> None:
+        raw = intake.get("act_date") if isinstance(intake, dict) else None
+        if not isinstance(raw, str) or not raw:
+            return
+        try:
+            day = dt.date.fromisoformat(raw)
+        except ValueError:
+            return  # the intake form's own check names a malformed date
+        today = self.clock().astimezone(LOCAL_TIME).date()
+        if day > today:
+            raise Invalid("the act date lies in the future", {"act_date": FUTURE_DATE % today.isoformat()})
+
     def start_case(self, principal: Principal | None, intake: dict[str, Any]) -> dict[str, Any]:
-        """Intake through one of the four channels. ``principal`` None is the public complaint page."""
+        """Intake through one of the four channels. ``principal`` None is the public complaint page.
+        Whatever the channel, the erroneous act cannot lie in the future (422 on ``act_date``)."""
+        self._refuse_future_act(intake)
         if principal is None:
             intake = {**intake, "channel": "public_complaint"}
         elif not principal.has("office"):

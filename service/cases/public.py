@@ -13,9 +13,7 @@ from ..store.repository import Store
 from .base import CaseServiceBase
 from .intake import RECEIPT_ALPHABET
 
-# the district's own calendar day (China Standard Time): an act of "today" there is never refused as future
-LOCAL_TIME = dt.timezone(dt.timedelta(hours=8))
-FUTURE_DATE = "不能晚于今天（%s）"
+from .intake import LOCAL_TIME
 
 
 def normalise_receipt(code: str | None) -> str:
@@ -28,16 +26,7 @@ class PublicService(CaseServiceBase):
         return self.clock().astimezone(LOCAL_TIME).date()
 
     def file_complaint(self, intake: dict[str, Any]) -> dict[str, Any]:
-        """A public complaint (no login): the intake form's checks, and the act may not lie in the future."""
-        today = self.local_today()
-        raw = intake.get("act_date")
-        if isinstance(raw, str) and raw:
-            try:
-                day = dt.date.fromisoformat(raw)
-            except ValueError:
-                day = None  # the form's own check names a malformed date
-            if day is not None and day > today:
-                raise Invalid("the act date lies in the future", {"act_date": FUTURE_DATE % today.isoformat()})
+        """A public complaint (no login): the intake's checks (the act may not lie in the future, see start_case)."""
         return self.start_case(None, intake)  # type: ignore[attr-defined]
 
     def complaint_status(self, code: str | None) -> dict[str, Any] | None:
