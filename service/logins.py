@@ -48,16 +48,12 @@ class LoginService:
         unknown account, an inactive one or a wrong password) or TooManyAttempts."""
         account, place = _keys(username, address)
         now = self.clock()
+        self.refuse_if_throttled(username, address)
         with self.db.session() as s:
-            store = Store(s)
-            counts = store.failures([account, place], now - WINDOW)
-            user = store.user(username) if username else None
+            user = Store(s).user(username) if username else None
             principal = (Principal(user.username, frozenset(user.roles), user.display_name, user.unit)
                          if user is not None and user.active else None)
             password_hash = user.password_hash if principal is not None else None
-        if counts.get(account, 0) >= ACCOUNT_LIMIT or counts.get(place, 0) >= ADDRESS_LIMIT:
-            raise TooManyAttempts("too many failed logins: wait a quarter of an hour and try again",
-                                  int(WINDOW.total_seconds()))
         ok = verify_password(password_hash or _dummy_hash(), password) and principal is not None and bool(password_hash)
         if not ok:
             self._record_failure(account, place, now)
@@ -65,6 +61,16 @@ class LoginService:
         with self.db.session() as s, s.begin():
             Store(s).clear_failures(account)
         return principal
+
+    def refuse_if_throttled(self, username: str, address: str | None) -> None:
+        """TooManyAttempts while the account or the address has used up its failed logins — whatever the
+        password, even one a cache remembers as right (else a guesser who hits it would learn it)."""
+        account, place = _keys(username, address)
+        with self.db.session() as s:
+            counts = Store(s).failures([account, place], self.clock() - WINDOW)
+        if counts.get(account, 0) >= ACCOUNT_LIMIT or counts.get(place, 0) >= ADDRESS_LIMIT:
+            raise TooManyAttempts("too many failed logins: wait a quarter of an hour and try again",
+                                  int(WINDOW.total_seconds()))
 
     def _record_failure(self, account: str, place: str, now: dt.datetime) -> None:
         for _ in range(3):  # two processes creating the same key at once: the loser counts again

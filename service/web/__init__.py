@@ -111,6 +111,9 @@ def create_app(database_url: str | None = None, *, services: Services | None = N
     app.url_map.converters["int"] = BoundedInt  # before any route is added
     services = services or build_services(database_url)
     app.extensions["accountability"] = services
+    # the limiter object is shared by every app in a process: each app says whether it limits (else one app
+    # created with RATELIMIT_ENABLED=False would switch the limits off for all that follow)
+    app.config.setdefault("RATELIMIT_ENABLED", True)
     limiter.init_app(app)
     csrf.init_app(app)
     login_manager.init_app(app)

@@ -20,6 +20,7 @@ def authenticate() -> Principal:
     auth = request.authorization
     if auth is None or auth.type != "basic" or not auth.username:
         raise Unauthenticated("log in with HTTP Basic credentials (username and password)")
+    services().logins.refuse_if_throttled(auth.username, request.remote_addr)
     with services().db.session() as s:
         user = Store(s).user(auth.username)
         if user is not None and user.active and _credentials.remembered(user.username, auth.password or "",
