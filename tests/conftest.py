@@ -90,6 +90,16 @@ def postgresql_template():
         server.stop()
 
 
+@pytest.fixture
+def services(database_url):
+    """The services (case, reviews, owners, logins) on a fresh database of each kind."""
+    from service.web import build_services
+
+    services = build_services(database_url)
+    yield services
+    services.db.dispose()
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database_url(request):
     """A fresh, migrated and deployed database with the standard users, on SQLite and on PostgreSQL."""

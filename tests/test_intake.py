@@ -7,16 +7,9 @@ import pytest
 
 from service.auth import Principal
 from service.errors import Invalid
-from service.web import build_services, create_app
+from service.web import create_app
 
 OFFICE = Principal("office_li", frozenset({"office"}))
-
-
-@pytest.fixture
-def services(database_url):
-    services = build_services(database_url)
-    yield services
-    services.db.dispose()
 
 
 def tomorrow() -> str:

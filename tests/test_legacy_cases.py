@@ -10,13 +10,11 @@ import re
 from pathlib import Path
 from typing import Any
 
-import pytest
 
 from service.auth import Principal
 from service.bundle import Bundle
 from service.cases.migration import PERSONLESS
 from service.store.repository import Store
-from service.web import build_services
 
 ROOT = Path(__file__).resolve().parent.parent
 V1 = Path(__file__).resolve().parent / "data" / "single_subject_v1"
@@ -24,13 +22,6 @@ OFFICE = Principal("office_li", frozenset({"office"}))
 ADMIN = Principal("admin", frozenset({"admin"}))
 MEMBERS = [Principal(m, frozenset({"leading_group"})) for m in ("lg_chen", "lg_wu", "lg_zhou")]
 ZHANG = Principal("zhang_wei")
-
-
-@pytest.fixture
-def services(database_url):
-    services = build_services(database_url)
-    yield services
-    services.db.dispose()
 
 
 def deploy_earlier_version(svc) -> int:

@@ -6,19 +6,11 @@ from __future__ import annotations
 import base64
 import re
 
-import pytest
 
 import service.logins as logins
 from service.logins import ACCOUNT_LIMIT, ADDRESS_LIMIT
 from service.web import build_services, create_app
 from tests.databases import PASSWORD
-
-
-@pytest.fixture
-def services(database_url):
-    services = build_services(database_url)
-    yield services
-    services.db.dispose()
 
 
 def app_on(services):

@@ -13,7 +13,6 @@ from service.cases.migration import PERSONLESS
 from service.errors import Forbidden, Invalid
 from service.store.models import CaseState, Event, Task, Timer
 from service.store.repository import Store
-from service.web import build_services
 
 ROOT = Path(__file__).resolve().parent.parent
 OFFICE = Principal("office_li", frozenset({"office"}))
@@ -29,13 +28,6 @@ CONCLUSION = {"conclusion": "c", "findings": [{"person": "zhang_wei", "handler_f
 STATEMENT_TIMER = ('<bpmn:timeDuration xsi:type="bpmn:tFormalExpression">"P7D"</bpmn:timeDuration>',
                    '<bpmn:timeDuration xsi:type="bpmn:tFormalExpression">"P10D"</bpmn:timeDuration>')
 PRE_PERSON_COMMIT = "dde16b5"  # the last version of the procedure with one subject per case
-
-
-@pytest.fixture
-def services(database_url):
-    services = build_services(database_url)
-    yield services
-    services.db.dispose()
 
 
 def step(services, who, case_id, name, data):

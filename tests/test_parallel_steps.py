@@ -2,25 +2,15 @@
 while two people completing the same task still get one success and one conflict."""
 from __future__ import annotations
 
-import threading
-from typing import Any, Callable
-
-import pytest
+from typing import Any
 
 from service.auth import Principal
 from service.errors import Conflict
-from service.web import build_services
+from tests.concurrency import all_at_once
 
 OFFICE = Principal("office_li", frozenset({"office"}))
 MEMBERS = [Principal(m, frozenset({"leading_group"})) for m in ("lg_chen", "lg_wu", "lg_zhou")]
 ROUNDS = 10
-
-
-@pytest.fixture
-def services(database_url):
-    services = build_services(database_url)
-    yield services
-    services.db.dispose()
 
 
 def step(svc, who: Principal, case_id: int, name: str, data: dict[str, Any]) -> None:
@@ -40,26 +30,6 @@ def case_at_the_vote(svc) -> int:
         {"person": "zhang_wei", "handler_fault": 5, "severity": "light"}]})
     step(svc, Principal("zhang_wei"), case_id, "Task_statement", {"statement_waived": True})
     return case_id
-
-
-def all_at_once(calls: list[Callable[[], Any]]) -> list[Any]:
-    """Run the calls in threads released together; return each result or the exception it raised."""
-    barrier = threading.Barrier(len(calls))
-    results: list[Any] = [None] * len(calls)
-
-    def run(i: int) -> None:
-        barrier.wait()
-        try:
-            results[i] = calls[i]()
-        except Exception as exc:  # noqa: BLE001 - collected for the assertion
-            results[i] = exc
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(calls))]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
-    return results
 
 
 def test_three_members_voting_at_the_same_moment_all_succeed(services):

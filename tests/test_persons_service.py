@@ -16,7 +16,6 @@ from service.auth import Principal
 from service.errors import Forbidden, Invalid, NotFound
 from service.store.models import Case, Event, Task
 from service.store.repository import Store
-from service.web import build_services
 
 OFFICE = Principal("office_li", frozenset({"office"}))
 MEMBERS = [Principal(m, frozenset({"leading_group"})) for m in ("lg_chen", "lg_wu", "lg_zhou")]
@@ -31,13 +30,6 @@ FINDINGS = [{"person": "zhang_wei", "handler_fault": 5, "severity": "light"},
             {"person": "wang_fang", "reviewer_missed": True, "severity": "serious"},
             {"person": "liu_yang", "review_lax": True, "severity": "serious"}]
 YEAR = 2026
-
-
-@pytest.fixture
-def services(database_url):
-    services = build_services(database_url)
-    yield services
-    services.db.dispose()
 
 
 def tasks(svc, who: Principal, case_id: int, name: str) -> list[dict[str, Any]]:

@@ -10,18 +10,10 @@ from service.auth import Principal
 from service.errors import Conflict
 from service.store.models import Case, CaseState, Task
 from service.store.repository import Store
-from service.web import build_services
 
 OFFICE = Principal("office_li", frozenset({"office"}))
 REGISTRATION = {"register": True, "grounds": [7],
                 "respondents": [{"person": "zhang_wei", "role": "handler", "unit": "执法一科"}]}
-
-
-@pytest.fixture
-def services(database_url):
-    services = build_services(database_url)
-    yield services
-    services.db.dispose()
 
 
 def start(svc) -> int:
