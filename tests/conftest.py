@@ -90,6 +90,20 @@ def postgresql_template():
         server.stop()
 
 
+ONE_SCENARIO = """- name: 检查发现：进入立案审查
+  intake: {channel: inspection, subject: zhang_wei, unit: 执法一科, grounds: [7], summary: s, act_date: "2026-03-02"}
+  expect: {open: [Task_register]}
+"""
+
+
+@pytest.fixture
+def one_scenario(tmp_path, monkeypatch):
+    """The owners' scenario runs on one quick scenario instead of all the shipped ones."""
+    (tmp_path / "scenarios").mkdir()
+    (tmp_path / "scenarios" / "one.yaml").write_text(ONE_SCENARIO, encoding="utf-8")
+    monkeypatch.setenv("ACCOUNTABILITY_SCENARIOS", str(tmp_path / "scenarios"))
+
+
 @pytest.fixture
 def services(database_url):
     """The services (case, reviews, owners, logins) on a fresh database of each kind."""

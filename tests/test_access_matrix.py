@@ -276,17 +276,8 @@ def build_world(svc) -> World:
 
 # ---------------------------------------------------------------------------- the test
 
-ONE_SCENARIO = """- name: 检查发现：进入立案审查
-  intake: {channel: inspection, subject: zhang_wei, unit: 执法一科, grounds: [7], summary: s, act_date: "2026-03-02"}
-  expect: {open: [Task_register]}
-"""
-
-
 @pytest.fixture
-def site(database_url, tmp_path, monkeypatch):
-    (tmp_path / "scenarios").mkdir()
-    (tmp_path / "scenarios" / "one.yaml").write_text(ONE_SCENARIO, encoding="utf-8")
-    monkeypatch.setenv("ACCOUNTABILITY_SCENARIOS", str(tmp_path / "scenarios"))  # one quick scenario, not all
+def site(database_url, one_scenario):
     services = build_services(database_url)
     app = create_app(services=services, config={"TESTING": True, "SECRET_KEY": "matrix", "WTF_CSRF_ENABLED": False,
                                                 "COMPLAINT_RATE_LIMIT": "10000/minute", "RATELIMIT_ENABLED": False})

@@ -18,17 +18,8 @@ from tests.databases import PASSWORD
 
 OFFICE = Principal("office_li", frozenset({"office"}))
 TOKEN = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"|value="([^"]+)"[^>]*name="csrf_token"')
-ONE_SCENARIO = """- name: 检查发现：进入立案审查
-  intake: {channel: inspection, subject: zhang_wei, unit: 执法一科, grounds: [7], summary: s, act_date: "2026-03-02"}
-  expect: {open: [Task_register]}
-"""
-
-
 @pytest.fixture
-def site(database_url, tmp_path, monkeypatch):
-    (tmp_path / "scenarios").mkdir()
-    (tmp_path / "scenarios" / "one.yaml").write_text(ONE_SCENARIO, encoding="utf-8")
-    monkeypatch.setenv("ACCOUNTABILITY_SCENARIOS", str(tmp_path / "scenarios"))
+def site(database_url, one_scenario):
     services = build_services(database_url)
     # TESTING as the other web tests run, but CSRF left on (no WTF_CSRF_ENABLED=False)
     app = create_app(services=services, config={"TESTING": True, "SECRET_KEY": "csrf-test",

@@ -7,7 +7,7 @@ their outcome; a respondent sees only their own part of a case, whatever staff r
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Callable, Iterable
+from typing import Any, Callable
 
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm.exc import StaleDataError
@@ -259,7 +259,3 @@ class _WriteTransaction:
         finally:
             self.session.close()
         return False
-
-
-def persons_of(items: Iterable[Any]) -> list[str]:
-    return [i["person"] for i in items if isinstance(i, dict) and isinstance(i.get("person"), str)]
