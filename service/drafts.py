@@ -293,21 +293,24 @@ class DraftService:
 
 
 def diff_files(old: dict[str, bytes], new: dict[str, bytes]) -> dict[str, Any]:
-    """What changed from one file set to another: files added and removed, diagram elements and table rules
-    (the owners' diff, on file sets rather than deployed versions)."""
+    """What changed from one file set to another, before and after (the owners' diff, on file sets)."""
+    try:
+        from .versions_diff import diff_files as rich_diff
+    except ImportError:  # before the richer diff of service/versions_diff.py is merged
+        rich_diff = None
+    if rich_diff is not None:
+        return rich_diff(old, new)
     from .owners import _diff_bpmn, _diff_dmn
     a = {n: c.decode("utf-8", "replace") for n, c in old.items()}
     b = {n: c.decode("utf-8", "replace") for n, c in new.items()}
     result: dict[str, Any] = {"files_added": sorted(set(b) - set(a)), "files_removed": sorted(set(a) - set(b)),
-                              "elements": [], "rules": [], "forms": []}
+                              "elements": [], "rules": [], "tables": [], "forms": [], "layout": []}
     for name in sorted(set(a) | set(b)):
         try:
             if name.endswith(".bpmn"):
                 result["elements"] += _diff_bpmn(name, a.get(name), b.get(name))
             elif name.endswith(".dmn"):
                 result["rules"] += _diff_dmn(name, a.get(name), b.get(name))
-            elif name in a and name in b and a[name] != b[name]:
-                result["forms"].append({"file": name, "before": a[name], "after": b[name]})
         except Exception as exc:  # noqa: BLE001 - a draft may hold a file that does not parse: say so, never a 500
             result["elements"].append({"file": name, "id": "", "name": "", "kind": "", "change": "changed",
                                        "detail": f"无法比较：{type(exc).__name__}"})

@@ -57,16 +57,21 @@ export function createFormEditor(parent, text, { zh, check, onChange, label }) {
         message: (p.path && p.path.length ? p.path.join(" › ") + "：" : "") + p.message };
     });
   }, { delay: 600 });
-  return new EditorView({
+  const view = new EditorView({
     parent,
     state: EditorState.create({
       doc: text,
       extensions: [
-        basicSetup, json(), linter(jsonParseLinter()), serverLint, lintGutter(),
+        basicSetup, json(), linter(jsonParseLinter()), serverLint, lintGutter(), EditorView.lineWrapping,
         zh ? EditorState.phrases.of(PHRASES_ZH) : [],
         EditorView.contentAttributes.of({ "aria-label": label }),
         EditorView.updateListener.of((u) => { if (u.docChanged) { onChange(); } }),
       ],
     }),
   });
+  // the scrolling box is reachable by keyboard too (axe: scrollable-region-focusable)
+  view.scrollDOM.setAttribute("tabindex", "0");
+  view.scrollDOM.setAttribute("role", "region");
+  view.scrollDOM.setAttribute("aria-label", label);
+  return view;
 }

@@ -149,7 +149,7 @@ async function openDmn(name, pane, xml) {
     const viewer = dmn.getActiveViewer();
     if (viewer && !viewer.__watched) {
       viewer.__watched = true;
-      viewer.get("eventBus").on("elements.changed", () => { entry.dirty = true; refreshDirty(); });
+      viewer.get("eventBus").on("commandStack.changed", () => { entry.dirty = true; refreshDirty(); });
     }
     markDmnProblems(entry, name);
     labelTables(container);
@@ -224,7 +224,7 @@ function fillFinder(entry) {
 async function open(name, elementId) {
   const area = document.getElementById("modeler-area");
   document.querySelectorAll("[data-file]").forEach((b) => {
-    b.setAttribute("aria-selected", b.dataset.file === name ? "true" : "false");
+    if (b.dataset.file === name) { b.setAttribute("aria-current", "true"); } else { b.removeAttribute("aria-current"); }
   });
   Object.values(editors).forEach((e) => { e.pane.hidden = true; });
   const finder = document.getElementById("modeler-find");

@@ -85,7 +85,7 @@
     "Process documentation": "流程说明", "Process name": "流程名称", "Process ID": "流程 ID", "Executable": "可执行",
     "Participant Name": "参与者名称", "ID must not be empty.": "ID 不能为空。", "ID must be unique.": "ID 必须唯一。",
     "ID must not contain spaces.": "ID 不能包含空格。", "ID must be a valid QName.": "ID 必须是合法的 QName。",
-    "ID must not contain prefix.": "ID 不能带前缀。", "User assignment": "办理人", "Assignee": "办理人（assignee）",
+    "ID must not contain prefix.": "ID 不能带前缀。", "User assignment": "办理分配", "Assignee": "办理人（assignee）",
     "Candidate groups": "候选角色（candidateGroups）", "Candidate users": "候选用户", "Due date": "办理期限",
     "Follow up date": "跟进日期", "Priority": "优先级", "Forms": "表单", "Form": "表单", "Form key": "表单（formKey）",
     "Type": "类型", "<none>": "<无>", "<empty>": "<空>", "Implementation": "实现", "Implementation type": "实现方式",
