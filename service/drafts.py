@@ -8,6 +8,7 @@ It becomes a version only through :meth:`Deployments.deploy`, which validates ag
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -183,8 +184,8 @@ class DraftService:
         bundle = Bundle(files)
         result: dict[str, Any] = {"revision": revision, "live_version": live, "problems": [], "scenarios": None,
                                   "diff": None, "cases": None}
-        result["problems"] = [{"file": p.file, "element": p.where, "message": p.message, "line": p.line}
-                              for p in check_bundle(bundle)]
+        result["problems"] = [{"file": p.file, "element": p.where, "target": problem_target(p.file, p.where),
+                               "message": p.message, "line": p.line} for p in check_bundle(bundle)]
         with self.db.session() as s:
             live_files = Store(s).deployment_files(live)
         result["diff"] = diff_files(live_files, files)
@@ -193,7 +194,8 @@ class DraftService:
             try:
                 engine = ProcessEngine(bundle)
             except EngineError as exc:
-                result["problems"].append({"file": "", "element": "", "message": str(exc), "line": None})
+                result["problems"].append({"file": "", "element": "", "target": "", "message": str(exc),
+                                           "line": None})
         if engine is not None:
             result["scenarios"] = self._scenarios(engine)
             result["cases"] = self._affected_cases(live, engine, result["diff"])
@@ -290,6 +292,23 @@ class DraftService:
                             "touched": sorted(f"{title}（{eid}）" for eid, title in waits.items() if eid in changed)})
         out.sort(key=lambda c: (not c["touched"], c["id"]))
         return out
+
+
+_PLAIN_ID = re.compile(r"^[A-Za-z_][\w.-]*$")
+_RULE_ID = re.compile(r"\(([A-Za-z_][\w.-]*)\)")
+
+
+def problem_target(file: str, where: str) -> str:
+    """The id the modeler marks and jumps to for a problem: a diagram element's id, or the rule named in a table's
+    problem ("decision 'sanction', rule 3 (Rule_sanction_light), output 'citation'"); empty when there is none."""
+    where = (where or "").strip()
+    if file.endswith(".bpmn") and _PLAIN_ID.match(where):
+        return where
+    if file.endswith(".dmn"):
+        found = _RULE_ID.search(where)
+        if found:
+            return found.group(1)
+    return ""
 
 
 def diff_files(old: dict[str, bytes], new: dict[str, bytes]) -> dict[str, Any]:

@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import select
 
 from service.auth import Principal
-from service.drafts import DraftService, editable_name, form_problems
+from service.drafts import DraftService, editable_name, form_problems, problem_target
 from service.errors import Conflict, Forbidden, Invalid, NotFound
 from service.store.models import Event
 
@@ -209,3 +209,15 @@ EXPIRY = """- name: 陈述期限届满
   expect:
     open: [Task_vote]
 """
+
+
+def test_a_table_problem_points_at_its_rule(drafts):
+    draft_id = drafts.create(ADMIN)
+    sanction = _text(drafts, draft_id, SANCTION).replace("<text>\"第十二条第（二）项\"</text>",
+                                                         "<text>第十二条第（二）项</text>", 1)  # quotes forgotten
+    drafts.save(ADMIN, draft_id, 1, {SANCTION: sanction})
+    problems = drafts.check(ADMIN, draft_id)["problems"]
+    (cell,) = [p for p in problems if p["file"] == SANCTION]
+    assert cell["target"] == "Rule_sanction_light" and "citation" in cell["element"]
+    assert problem_target(BPMN, "Timer_statement") == "Timer_statement"
+    assert problem_target(BPMN, "decision 'x'") == "" and problem_target("forms/x.json", "") == ""

@@ -61,7 +61,7 @@ function markBpmnProblems(entry, name) {
   const overlays = entry.instance.get("overlays");
   overlays.remove({ type: "problem" });
   problemsOf(name).forEach((p) => {
-    const element = p.element && registry.get(p.element);
+    const element = p.target && registry.get(p.target);
     if (!element) { return; }
     canvas.addMarker(element, "has-problem");
     const note = document.createElement("div");
@@ -74,7 +74,7 @@ function markBpmnProblems(entry, name) {
 }
 
 function markDmnProblems(entry, name) {
-  const ids = problemsOf(name).map((p) => p.element).filter(Boolean);
+  const ids = problemsOf(name).map((p) => p.target).filter(Boolean);
   entry.pane.querySelectorAll(".has-problem").forEach((el) => el.classList.remove("has-problem"));
   ids.forEach((id) => {
     entry.pane.querySelectorAll(`[data-row-id="${CSS.escape(id)}"], [data-col-id="${CSS.escape(id)}"]`)
