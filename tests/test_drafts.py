@@ -97,13 +97,13 @@ def test_only_administrators_work_on_drafts(drafts):
 
 def test_the_check_names_each_problem_with_its_element_and_blocks_the_deploy(drafts):
     draft_id = drafts.create(ADMIN)
-    bpmn = _text(drafts, draft_id, BPMN).replace('>"P7D"</bpmn:timeDuration>', ">P10D</bpmn:timeDuration>")
+    bpmn = _text(drafts, draft_id, BPMN).replace(">P7D</bpmn:timeDuration>", ">10天</bpmn:timeDuration>")
     revision = drafts.save(ADMIN, draft_id, 1, {BPMN: bpmn})
     with pytest.raises(Invalid, match="not checked"):
         drafts.deploy(ADMIN, draft_id, revision)
     check = drafts.check(ADMIN, draft_id)
     assert [(p["file"], p["element"]) for p in check["problems"]] == [(BPMN, "Timer_statement")]
-    assert "P10D" in check["problems"][0]["message"]
+    assert "'10天' is not an ISO-8601 duration" in check["problems"][0]["message"]
     assert check["scenarios"] is None and check["cases"] is None  # nothing runs on files that do not validate
     assert [e["id"] for e in check["diff"]["elements"]] == ["Timer_statement"]
     with pytest.raises(Invalid, match="problems"):
@@ -115,7 +115,7 @@ def test_the_loop_save_check_deploy_lists_the_touched_cases_and_scenarios(servic
     case_id = _case_at_statement(services)
     live = services.deployments.current()
     draft_id = drafts.create(ADMIN)
-    bpmn = _text(drafts, draft_id, BPMN).replace('>"P7D"</bpmn:timeDuration>', '>"P10D"</bpmn:timeDuration>')
+    bpmn = _text(drafts, draft_id, BPMN).replace(">P7D</bpmn:timeDuration>", ">P10D</bpmn:timeDuration>")
     sanction = _text(drafts, draft_id, SANCTION).replace("<text>\"第十二条第（二）项\"</text>",
                                                          "<text>\"第十二条第（二）项（政策：修订）\"</text>", 1)
     revision = drafts.save(ADMIN, draft_id, 1, {BPMN: bpmn, SANCTION: sanction})
@@ -154,7 +154,7 @@ def test_failing_scenarios_deploy_only_when_the_owner_accepts_them(services, dra
     (tmp_path / "s" / "expiry.yaml").write_text(EXPIRY, encoding="utf-8")
     monkeypatch.setenv("ACCOUNTABILITY_SCENARIOS", str(tmp_path / "s"))
     draft_id = drafts.create(ADMIN)
-    bpmn = _text(drafts, draft_id, BPMN).replace('>"P7D"</bpmn:timeDuration>', '>"P10D"</bpmn:timeDuration>')
+    bpmn = _text(drafts, draft_id, BPMN).replace(">P7D</bpmn:timeDuration>", ">P10D</bpmn:timeDuration>")
     revision = drafts.save(ADMIN, draft_id, 1, {BPMN: bpmn})
     check = drafts.check(ADMIN, draft_id)
     assert check["problems"] == [] and check["scenarios"]["failed"] == 1

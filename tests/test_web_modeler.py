@@ -131,8 +131,8 @@ def test_an_owner_edits_checks_deploys_and_rolls_back_in_the_browser(site, page,
     expect(page.locator("#bio-properties-panel-decisionRef")).to_have_value("grounds")
     expect(page.locator("#bio-properties-panel-decisionRef option")).to_contain_text(["责任形式（第十二条）（sanction）"])
 
-    # 1. the statement period 7 → 10 days, written the way a desktop modeler writes it (unquoted): a problem
-    set_timer(page, "P10D")
+    # 1. the statement period 7 → 10 days, first written as words: a problem
+    set_timer(page, "10天")
     page.screenshot(path=str(artifacts / "modeler-timer.png"))
     # 2. a sanction rule: tier (二) without 从重 cites the article with the policy note
     open_file(page, "processes/sanction.dmn")
@@ -146,7 +146,7 @@ def test_an_owner_edits_checks_deploys_and_rolls_back_in_the_browser(site, page,
     problems = page.get_by_role("alert")
     expect(problems).to_contain_text("1 个问题")
     row = page.locator("#check-problems tr", has=page.get_by_role("link", name="Timer_statement"))
-    expect(row).to_contain_text("P10D")
+    expect(row).to_contain_text("'10天' is not an ISO-8601 duration")
     expect(page.locator("body")).to_contain_text("校验有问题时不运行场景测试")
     axe(page)
     page.screenshot(path=str(artifacts / "modeler-check-problem.png"), full_page=True)
@@ -156,22 +156,22 @@ def test_an_owner_edits_checks_deploys_and_rolls_back_in_the_browser(site, page,
                                                        timeout=30000)
     note = page.locator(".djs-overlay .problem-note")
     expect(note).to_be_visible()
-    expect(note).to_contain_text("P10D")
+    expect(note).to_contain_text("10天")
     expect(page.locator("g.djs-element.has-problem[data-element-id='Timer_statement']")).to_have_count(1)
     expect(page.locator("#modeler-problems")).to_contain_text("Timer_statement")
     expect(page.locator(".bio-properties-panel-header-label")).to_have_text("陈述期限届满")
     axe(page)
     page.screenshot(path=str(artifacts / "modeler-problem-on-element.png"))
 
-    # 3. fixed: a quoted duration; the check runs the scenarios, shows the diff and the affected case
-    set_timer(page, '"P10D"')
+    # 3. fixed: an ISO-8601 duration; the check runs the scenarios, shows the diff and the affected case
+    set_timer(page, "P10D")
     save_and_check(page)
     expect(page.locator("body")).to_contain_text("没有发现问题")
     expect(page.get_by_role("status").filter(has_text="通过")).to_contain_text("1 个通过，1 个失败")
     expect(page.locator("tr.row-overdue")).to_contain_text("陈述期限届满")  # P8D no longer closes the period
     timer = page.locator("#diff-elements tr[data-element='Timer_statement']")
-    expect(timer.locator(".before")).to_have_text('"P7D"')
-    expect(timer.locator(".after")).to_have_text('"P10D"')
+    expect(timer.locator(".before")).to_have_text("P7D")
+    expect(timer.locator(".after")).to_have_text("P10D")
     rule = page.locator("table.rule-diff[data-rule='Rule_sanction_light']")
     expect(rule.locator("tr.before")).to_contain_text('"第十二条第（二）项"')
     expect(rule.locator("tr.after")).to_contain_text('"第十二条第（二）项（政策：修订）"')
@@ -192,7 +192,7 @@ def test_an_owner_edits_checks_deploys_and_rolls_back_in_the_browser(site, page,
     assert services.deployments.current() == live + 1
     assert services.cases.get_case(OFFICE, case_id)["deployment"] == live
     files = services.owners.files(ADMIN, live + 1)
-    assert '>"P10D"</bpmn:timeDuration>' in files["processes/accountability_case.bpmn"]
+    assert ">P10D</bpmn:timeDuration>" in files["processes/accountability_case.bpmn"]
     assert '"第十二条第（二）项（政策：修订）"' in files["processes/sanction.dmn"]
     axe(page)
     # the draft is gone from the list
@@ -289,7 +289,7 @@ def test_the_modeler_runs_under_the_pages_content_security_policy(site, browser)
     try:
         login(page, base, "admin")
         new_draft(page, base, check_axe=False)
-        set_timer(page, '"P9D"')
+        set_timer(page, "P9D")
         open_file(page, "processes/sanction.dmn")
         edit_cell(page, "Rule_sanction_minor", "Output_citation", '"第十二条第（一）项"')
         open_file(page, "forms/vote.json")

@@ -92,7 +92,7 @@
     "DMN": "DMN", "Decision reference": "决策（decisionRef）", "Binding": "绑定", "Result variable": "结果变量",
     "Map decision result": "决策结果映射", "Version": "版本", "Version tag": "版本标签", "Tenant ID": "租户 ID",
     "Timer": "定时器", "Date": "日期", "Duration": "时长", "Cycle": "周期", "Value": "值",
-    "A time duration defined as ISO 8601 durations format.": "ISO 8601 时长。本项目中定时器表达式是 Python：写成 \"P7D\"（带英文双引号）。",
+    "A time duration defined as ISO 8601 durations format.": "ISO 8601 时长，例如 P7D（7 日）、PT12H（12 小时）。",
     "A specific point in time defined as ISO 8601 combined date and time representation.": "ISO 8601 日期时间。",
     "A cycle defined as ISO 8601 repeating intervals format.": "ISO 8601 重复间隔。",
     "Condition": "条件", "Condition Expression": "条件表达式", "Condition expression": "条件表达式",
