@@ -240,12 +240,14 @@ def test_the_viewers_and_the_modeler_speak_the_pages_language(site, page):
     expect(page.locator(".dmn-view").first).to_contain_text("命中策略")
     expect(table.locator("th .clause").first).to_have_text("当")
     expect(page.locator(".dmn-view").first).to_contain_text("查看决策需求图")
+    expect(page.locator(".dmn-view").first.locator(".hit-policy-value")).to_have_text("收集（Collect）")
     page.goto(f"{base}/lang/en?next=/processes/{version}")
     table = page.locator(".dmn-view .tjs-table").first
     expect(table).to_be_visible(timeout=20000)
     expect(page.locator(".dmn-view").first).to_contain_text("Hit policy")
     expect(table.locator("th .clause").first).to_have_text("When")
     expect(page.locator(".dmn-view").first).to_contain_text("View DRD")
+    expect(page.locator(".dmn-view").first.locator(".hit-policy-value")).to_have_text("Collect")
     page.goto(f"{base}/processes/edit")
     page.get_by_role("button", name=re.compile("New draft from the live version")).click()
     expect(page.locator("#modeler")).to_have_attribute("data-ready", "processes/accountability_case.bpmn",
