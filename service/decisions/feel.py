@@ -2,14 +2,16 @@
 
 Supported, as Camunda Modeler's table editor writes it:
 
-* unary tests (input entries): ``-`` or empty (any), a simple value (equality),
+* unary tests (input entries): ``-`` or empty (any), a simple value (equality; a name that
+  holds a list is satisfied when the list contains the input value),
   comparisons ``< 3``, ``<= 3``, ``> 3``, ``>= 3``, intervals ``[1..5]``, ``]1..5[``,
   ``(1..5)``, ``[1..5[``, disjunctions ``"a","b"``, ``not(...)``, ``null``;
 * simple values: string, number, ``true``/``false``, ``null``, ``date("2026-01-01")``
   and (qualified) names;
 * expressions (input expressions, output entries, literal expressions): simple values,
   parentheses, ``+ - * / **``, unary minus, comparisons, path access ``a.b``, calls of
-  business knowledge models or ``date(...)``, and list literals ``["a", "b"]`` (``[]`` is the
+  business knowledge models or ``date(...)`` and ``not(...)``, ``and``/``or`` (three-valued),
+  and list literals ``["a", "b"]`` (``[]`` is the
   empty list) whose elements are such expressions; a list evaluates to a Python list.
   In a unary test ``[`` still opens an interval, and ``[1..5]`` is refused as an expression.
 
@@ -346,6 +348,35 @@ class Binary(Node):
         return self.left.functions() | self.right.functions()
 
 
+def _truth(value: Any) -> bool | None:
+    """A FEEL operand of ``and``/``or``: a boolean, or null for anything else."""
+    return value if isinstance(value, bool) else None
+
+
+@dataclass(frozen=True)
+class Logical(Node):
+    """``a and b`` / ``a or b`` with FEEL's three-valued logic (non-booleans count as null)."""
+
+    op: str  # 'and' or 'or'
+    left: Node
+    right: Node
+
+    def evaluate(self, env: "Env") -> Any:
+        a, b = _truth(self.left.evaluate(env)), _truth(self.right.evaluate(env))
+        decisive = self.op == "or"  # true decides an 'or', false decides an 'and'
+        if a is decisive or b is decisive:
+            return decisive
+        if a is None or b is None:
+            return None
+        return not decisive
+
+    def names(self) -> set[str]:
+        return self.left.names() | self.right.names()
+
+    def functions(self) -> set[str]:
+        return self.left.functions() | self.right.functions()
+
+
 @dataclass(frozen=True)
 class Call(Node):
     function: str
@@ -378,7 +409,12 @@ def _date(value: Any) -> Any:
     return None
 
 
-BUILTINS: dict[str, Callable[..., Any]] = {"date": _date}
+def _not(value: Any) -> Any:
+    """FEEL ``not(x)``: the negation of a boolean, null for anything else."""
+    return (not value) if isinstance(value, bool) else None
+
+
+BUILTINS: dict[str, Callable[..., Any]] = {"date": _date, "not": _not}
 
 
 class Env:
@@ -415,7 +451,13 @@ class EqualsTest(UnaryTest):
     endpoint: Node
 
     def test(self, value: Any, env: Env) -> bool | None:
-        return feel_equal(value, self.endpoint.evaluate(env))
+        expected = self.endpoint.evaluate(env)
+        equal = feel_equal(value, expected)
+        if equal is not True and isinstance(expected, list):
+            # DMN 1.3 §10.3.2.9 (unary tests): an expression that evaluates to a list is
+            # satisfied when the input value is contained in the list
+            return any(feel_equal(value, item) is True for item in expected)
+        return equal
 
     def endpoints(self) -> list[Node]:
         return [self.endpoint]
@@ -594,8 +636,22 @@ class _Parser:
         self.done()
         return UnaryTests(stripped, tuple(tests), negated)
 
-    # expressions
+    # expressions: disjunction < conjunction < comparison < arithmetic
     def expression(self) -> Node:
+        node = self.conjunction()
+        while self.at("name", "or"):
+            self.i += 1
+            node = Logical("or", node, self.conjunction())
+        return node
+
+    def conjunction(self) -> Node:
+        node = self.comparison()
+        while self.at("name", "and"):
+            self.i += 1
+            node = Logical("and", node, self.comparison())
+        return node
+
+    def comparison(self) -> Node:
         left = self.additive()
         if self.tok.kind == "op" and self.tok.text in ("=", "!=", "<", "<=", ">", ">="):
             op = self.take("op").text
