@@ -8,7 +8,7 @@ from typing import Any, Mapping
 from .feel import BUILTINS, Env, FeelEvaluationError, Name, feel_equal, feel_kind, to_feel, to_json
 from .model import (Decision, DecisionError, DecisionInputError, DecisionModel, DecisionTable, HitPolicyViolation,
                     LiteralExpression, Rule)
-from .types import TypeMismatch, coerce_base, TYPE_NAMES_ZH
+from .types import TYPE_NAMES_ZH, TypeMismatch, TypeSystem, coerce_base
 
 
 @dataclass
@@ -36,14 +36,21 @@ def evaluate(decision: Decision, inputs: Mapping[str, Any]) -> Evaluation:
     if errors:
         raise DecisionInputError(decision.id, errors)
     env = Env(variables, _bkm_functions(model))
+    types = model.types
     try:
         if isinstance(decision.logic, LiteralExpression):
             outputs = decision.logic.expression.evaluate(env)
+            outputs = types.conform(outputs, decision.logic.type_ref, "the literal expression's result")
             read = {name: to_json(variables.get(name)) for name in sorted(decision.logic.expression.names())}
+            outputs = types.conform(outputs, decision.type_ref, "the decision's result")
             trace = _trace(decision, read, [], outputs)
         else:
             outputs, trace = _evaluate_table(decision, decision.logic, env)
-    except FeelEvaluationError as exc:
+            conformed = types.conform(outputs, decision.type_ref, "the decision's result")
+            if conformed is not outputs:
+                outputs = conformed
+                trace["outputs"] = to_json(outputs)
+    except (FeelEvaluationError, TypeMismatch) as exc:
         raise DecisionError(f"decision '{decision.id}': {exc}") from None
     if required_traces:
         trace["required"] = required_traces
@@ -106,7 +113,15 @@ def _bkm_functions(model: DecisionModel) -> dict[str, Any]:
     def invoke(bkm, *args):
         if len(args) != len(bkm.params):
             raise FeelEvaluationError(f"{bkm.name}() takes {len(bkm.params)} arguments, got {len(args)}")
-        return bkm.body.evaluate(Env(dict(zip(bkm.params, args)), functions))
+        types = model.types
+        try:
+            args = tuple(types.conform(a, t, f"{bkm.name}() parameter '{p}'")
+                         for a, p, t in zip(args, bkm.params, bkm.param_types or (None,) * len(args)))
+            result = bkm.body.evaluate(Env(dict(zip(bkm.params, args)), functions))
+            result = types.conform(result, bkm.body_type_ref, f"the result of {bkm.name}()")
+            return types.conform(result, bkm.type_ref, f"the result of {bkm.name}()")
+        except TypeMismatch as exc:
+            raise FeelEvaluationError(str(exc)) from None
 
     for bkm in model.bkms.values():
         functions[bkm.name] = functools.partial(invoke, bkm)
@@ -131,7 +146,7 @@ def _evaluate_table(decision: Decision, table: DecisionTable, env: Env) -> tuple
     inputs_trace = {c.text: to_json(v) for c, v in zip(table.inputs, values)}
 
     matched = [r for r in table.rules if all(t.matches(v, env) for t, v in zip(r.inputs, values))]
-    results = {r.id: _rule_output(table, r, env) for r in matched}
+    results = {r.id: _rule_output(table, r, env, decision.model.types) for r in matched}
     policy = table.hit_policy
     hits: list[Rule]
     if policy == "UNIQUE":
@@ -153,13 +168,13 @@ def _evaluate_table(decision: Decision, table: DecisionTable, env: Env) -> tuple
         hits = matched
 
     if policy in ("UNIQUE", "ANY", "FIRST", "PRIORITY"):
-        outputs = results[hits[0].id] if hits else _default_output(table, env)
+        outputs = results[hits[0].id] if hits else _default_output(table, env, decision.model.types)
     elif table.aggregation:
         outputs = _aggregate(decision, table.aggregation, [results[r.id] for r in hits])
     else:
         outputs = [results[r.id] for r in hits]
         if not hits:
-            default = _default_output(table, env)
+            default = _default_output(table, env, decision.model.types)
             outputs = [default] if default is not None else []
     trace = _trace(decision, inputs_trace, [
         {"id": r.id, "row": r.row, "annotation": r.annotation, "outputs": to_json(results[r.id])} for r in matched],
@@ -176,17 +191,20 @@ def _fits(value: Any, base: str) -> bool:
         return False
 
 
-def _rule_output(table: DecisionTable, rule: Rule, env: Env) -> Any:
-    values = [expr.evaluate(env) if expr is not None else None for expr in rule.outputs]
+def _rule_output(table: DecisionTable, rule: Rule, env: Env, types: TypeSystem) -> Any:
+    values = [types.conform(expr.evaluate(env), clause.type_ref,
+                            f"rule {rule.row} ({rule.id}), output '{clause.name or clause.label or clause.id}'")
+              if expr is not None else None for clause, expr in zip(table.outputs, rule.outputs)]
     if len(table.outputs) == 1:
         return values[0]
     return {o.name: v for o, v in zip(table.outputs, values)}
 
 
-def _default_output(table: DecisionTable, env: Env) -> Any:
+def _default_output(table: DecisionTable, env: Env, types: TypeSystem) -> Any:
     if not any(o.default is not None for o in table.outputs):
         return None
-    values = [o.default.evaluate(env) if o.default is not None else None for o in table.outputs]
+    values = [types.conform(o.default.evaluate(env), o.type_ref, f"the default of output '{o.name or o.id}'")
+              if o.default is not None else None for o in table.outputs]
     if len(table.outputs) == 1:
         return values[0]
     return {o.name: v for o, v in zip(table.outputs, values)}

@@ -93,12 +93,35 @@ def feel_kind(value: Any) -> str | None:
 
 
 def feel_equal(a: Any, b: Any) -> bool | None:
-    """FEEL ``=``: null equals only null; values of different types give null."""
+    """FEEL ``=``: null equals only null; values of different types give null; lists and
+    contexts are equal when their members are (``[true] = [1]`` is not true)."""
     if a is None or b is None:
         return a is None and b is None
-    if feel_kind(a) != feel_kind(b):
+    kind = feel_kind(a)
+    if kind != feel_kind(b):
         return None
+    if kind == "dateTime" and (a.tzinfo is None) != (b.tzinfo is None):
+        raise FeelEvaluationError("a date and time with a time zone cannot be compared with one without")
+    if kind == "list":
+        if len(a) != len(b):
+            return False
+        return _all_equal(zip(a, b))
+    if kind == "context":
+        if a.keys() != b.keys():
+            return False
+        return _all_equal((a[k], b[k]) for k in a)
     return a == b
+
+
+def _all_equal(pairs: Iterable[tuple[Any, Any]]) -> bool | None:
+    result: bool | None = True
+    for x, y in pairs:
+        eq = feel_equal(x, y)
+        if eq is False:
+            return False
+        if eq is None:
+            result = None
+    return result
 
 
 def feel_compare(a: Any, b: Any) -> int | None:
@@ -106,6 +129,8 @@ def feel_compare(a: Any, b: Any) -> int | None:
     kind = feel_kind(a)
     if a is None or b is None or kind != feel_kind(b) or kind not in ("number", "string", "date", "dateTime"):
         return None
+    if kind == "dateTime" and (a.tzinfo is None) != (b.tzinfo is None):
+        raise FeelEvaluationError("a date and time with a time zone cannot be compared with one without")
     return (a > b) - (a < b)
 
 
@@ -123,6 +148,8 @@ _OPS = ("**", "..", "<=", ">=", "!=", "<", ">", "=", "+", "-", "*", "/", "(", ")
 _NUMBER = re.compile(r"\d+(?:\.\d+)?|\.\d+")
 _NAME_START = re.compile(r"[^\W\d]", re.UNICODE)
 _NAME_PART = re.compile(r"[\w?']", re.UNICODE)
+_OUTSIDE_CHARACTERS = {"{": "contexts {...}", "@": "@-literals", "?": "the implicit input ?",
+                       ":": "named arguments and context entries"}
 _ESCAPES = {'"': '"', "\\": "\\", "n": "\n", "r": "\r", "t": "\t", "'": "'"}
 
 
@@ -184,7 +211,9 @@ def tokenize(text: str, known_names: Iterable[str] = ()) -> list[Token]:
                 i += len(op)
                 break
         else:
-            raise FeelSyntaxError(f"unexpected character {ch!r} at position {i + 1}")
+            hint = (f": {_OUTSIDE_CHARACTERS[ch]} are outside the supported FEEL subset"
+                    if ch in _OUTSIDE_CHARACTERS else "")
+            raise FeelSyntaxError(f"unexpected character {ch!r} at position {i + 1}{hint}")
     tokens.append(Token("end", "", None, n))
     return tokens
 
@@ -266,18 +295,40 @@ class Path(Node):
     member: str
 
     def evaluate(self, env: "Env") -> Any:
-        value = self.base.evaluate(env)
-        if isinstance(value, dict):
-            return value.get(self.member)
-        if isinstance(value, dt.date) and self.member in ("year", "month", "day"):
-            return decimal.Decimal(getattr(value, self.member))
-        return None
+        return _member(self.base.evaluate(env), self.member)
 
     def names(self) -> set[str]:
         return self.base.names()
 
     def functions(self) -> set[str]:
         return self.base.functions()
+
+
+def _member(value: Any, member: str) -> Any:
+    """FEEL path ``value.member``: a context's entry (null when absent), a date's property, the
+    member of each element of a list; null for values without members."""
+    if isinstance(value, dict):
+        return value.get(member)
+    if isinstance(value, dt.date):
+        return _date_property(value, member)
+    if isinstance(value, list):
+        return [_member(item, member) for item in value]
+    return None
+
+
+_DATE_PROPERTIES = ("year", "month", "day", "weekday")
+_DATETIME_PROPERTIES = _DATE_PROPERTIES + ("hour", "minute", "second")
+
+
+def _date_property(value: dt.date, member: str) -> Any:
+    """FEEL's properties of a date (and date and time) that the subset has values for."""
+    allowed = _DATETIME_PROPERTIES if isinstance(value, dt.datetime) else _DATE_PROPERTIES
+    if member not in allowed:
+        raise FeelEvaluationError(f"the property '{member}' of a {feel_kind(value)} is not supported "
+                                  f"(supported: {', '.join(allowed)})")
+    if member == "weekday":
+        return decimal.Decimal(value.isoweekday())
+    return decimal.Decimal(getattr(value, member))
 
 
 @dataclass(frozen=True)
@@ -298,6 +349,10 @@ class Negate(Node):
 def _arith(op: str, a: Any, b: Any) -> Any:
     if op == "+" and isinstance(a, str) and isinstance(b, str):
         return a + b
+    if isinstance(a, dt.date) or isinstance(b, dt.date):
+        # FEEL gives durations (date - date) or shifted dates (date + duration): outside the subset
+        raise FeelEvaluationError(f"arithmetic ('{op}') on dates is not supported (FEEL durations are "
+                                  f"outside the supported subset)")
     if not (isinstance(a, decimal.Decimal) and isinstance(b, decimal.Decimal)):
         return None
     with decimal.localcontext(FEEL_CONTEXT):
@@ -398,15 +453,39 @@ class Call(Node):
         return out
 
 
-def _date(value: Any) -> Any:
+_DATE_TEXT = re.compile(r"-?\d{4,9}-\d{2}-\d{2}")
+
+
+def _date(*args: Any) -> Any:
+    """FEEL ``date(from)`` (a date string, a date or a date and time) and ``date(year, month, day)``."""
+    if len(args) == 3:
+        if not all(isinstance(a, decimal.Decimal) for a in args):
+            return None
+        if any(a != a.to_integral_value() for a in args):
+            return None
+        year, month, day = (int(a) for a in args)
+        _check_year(year)
+        try:
+            return dt.date(year, month, day)
+        except ValueError:
+            return None
+    (value,) = args
     if isinstance(value, dt.date):
         return value if not isinstance(value, dt.datetime) else value.date()
     if isinstance(value, str):
+        if not _DATE_TEXT.fullmatch(value):
+            return None
+        _check_year(int(value[:-6]))
         try:
-            return dt.date.fromisoformat(value) if re.fullmatch(r"\d{4}-\d{2}-\d{2}", value) else None
+            return dt.date.fromisoformat(value)
         except ValueError:
             return None
     return None
+
+
+def _check_year(year: int) -> None:
+    if not 1 <= year <= 9999:
+        raise FeelEvaluationError(f"the year {year} is outside the years 1-9999 the engine has dates for")
 
 
 def _not(value: Any) -> Any:
@@ -415,6 +494,22 @@ def _not(value: Any) -> Any:
 
 
 BUILTINS: dict[str, Callable[..., Any]] = {"date": _date, "not": _not}
+BUILTIN_ARITIES: dict[str, tuple[int, ...]] = {"date": (1, 3), "not": (1,)}
+
+
+def calls(node: Node | None) -> list["Call"]:
+    """Every function call inside an expression (to check names and numbers of arguments at load)."""
+    found: list[Call] = []
+    stack: list[Any] = [node]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, Call):
+            found.append(item)
+        if isinstance(item, Node):
+            stack.extend(getattr(item, f) for f in item.__dataclass_fields__)  # type: ignore[attr-defined]
+        elif isinstance(item, tuple):
+            stack.extend(item)
+    return found
 
 
 class Env:
@@ -535,6 +630,9 @@ class UnaryTests:
 
 # --------------------------------------------------------------------------- parser
 
+_KEYWORDS = ("in", "instance", "between", "satisfies", "then", "else", "return", "if", "for", "some", "every",
+             "function")
+
 class _Parser:
     def __init__(self, text: str, known_names: Iterable[str]):
         self.text = text
@@ -560,7 +658,21 @@ class _Parser:
 
     def done(self) -> None:
         if not self.at("end"):
-            raise FeelSyntaxError(f"unexpected {self.tok.text!r} at position {self.tok.pos + 1}")
+            raise FeelSyntaxError(f"unexpected {self.tok.text!r} at position {self.tok.pos + 1}{self._hint()}")
+
+    def _hint(self) -> str:
+        """Why a token cannot continue the text, for the FEEL that lies outside the subset."""
+        t, prev = self.tok, self.tokens[self.i - 1] if self.i else None
+        if t.kind == "name" and t.text in _KEYWORDS:
+            return f": '{t.text}' expressions are outside the supported FEEL subset"
+        if t.kind == "name" and prev is not None and prev.kind == "name":
+            return (f": '{prev.text} {t.text}' is neither a name of this model nor a supported function "
+                    f"(supported: {', '.join(sorted(BUILTINS))})")
+        if t.kind == "name" and prev is not None and prev.kind == "num" and re.fullmatch(r"[eE]\d+", t.text):
+            return ": numbers with an exponent are outside the supported FEEL subset"
+        if t.kind == "op" and t.text == "[":
+            return ": filters and indexes (list[...]) are outside the supported FEEL subset"
+        return ""
 
     # simple values: literals, date("..."), names and paths, negative numbers
     def simple_value(self) -> Node:
@@ -585,7 +697,10 @@ class _Parser:
                 self.i += 2
                 s = self.take("str")
                 self.take("op", ")")
-                value = _date(s.value)
+                try:
+                    value = _date(s.value)
+                except FeelEvaluationError as exc:
+                    raise FeelSyntaxError(f"date({s.text}): {exc}") from None
                 if value is None:
                     raise FeelSyntaxError(f"date({s.text}) is not a valid date: write date(\"YYYY-MM-DD\")")
                 return Literal(value)
