@@ -133,7 +133,7 @@ def test_list_values_as_input_are_still_refused_for_a_typed_input():
 # --------------------------------------------------------------------------- a list in an input entry
 
 def test_a_name_holding_a_list_in_an_input_entry_means_membership():
-    """DMN 1.3 §10.3.2.9: an input entry whose expression evaluates to a list is satisfied when the
+    """DMN's semantics of unary tests: an input entry whose expression evaluates to a list is satisfied when the
     list contains the input value (the TCK's compliance-level-3 case 0039)."""
     d = table("COLLECT", [("symptom", "string"), ("flu", None)], [("o", "string")],
               [(['"cough", "sore throat"', "-"], ['"cold"']), (["flu", "-"], ['"flu"']),

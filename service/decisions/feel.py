@@ -9,14 +9,18 @@ Supported, as Camunda Modeler's table editor writes it:
 * simple values: string, number, ``true``/``false``, ``null``, ``date("2026-01-01")``
   and (qualified) names;
 * expressions (input expressions, output entries, literal expressions): simple values,
-  parentheses, ``+ - * / **``, unary minus, comparisons, path access ``a.b``, calls of
-  business knowledge models or ``date(...)`` and ``not(...)``, ``and``/``or`` (three-valued),
-  and list literals ``["a", "b"]`` (``[]`` is the
+  parentheses, ``+ - * / **``, unary minus, comparisons, ``and``/``or`` (three-valued), path
+  access ``a.b`` (a context's entry, a date's ``year``/``month``/``day``/``weekday``, the
+  member of each element of a list), calls of business knowledge models, ``date(text)``,
+  ``date(year, month, day)`` and ``not(...)``, and list literals ``["a", "b"]`` (``[]`` is the
   empty list) whose elements are such expressions; a list evaluates to a Python list.
   In a unary test ``[`` still opens an interval, and ``[1..5]`` is refused as an expression.
 
 Everything else is a :class:`FeelSyntaxError` when the table is loaded, so nothing is
-ever evaluated by guesswork. Numbers are ``decimal.Decimal`` with FEEL's 34 digits.
+ever evaluated by guesswork; what only shows while evaluating and the subset has no values
+for (durations from date arithmetic, other date properties, years outside 1-9999, dates
+with and without a time zone compared) is a :class:`FeelEvaluationError`, never a quiet
+null. Numbers are ``decimal.Decimal`` with FEEL's 34 digits.
 """
 from __future__ import annotations
 
@@ -549,7 +553,7 @@ class EqualsTest(UnaryTest):
         expected = self.endpoint.evaluate(env)
         equal = feel_equal(value, expected)
         if equal is not True and isinstance(expected, list):
-            # DMN 1.3 §10.3.2.9 (unary tests): an expression that evaluates to a list is
+            # DMN's semantics of unary tests: an expression that evaluates to a list is
             # satisfied when the input value is contained in the list
             return any(feel_equal(value, item) is True for item in expected)
         return equal

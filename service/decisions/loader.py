@@ -13,7 +13,8 @@ from pathlib import Path
 
 from lxml import etree
 
-from .feel import BUILTIN_ARITIES, BUILTINS, Env, calls, FeelSyntaxError, Literal, Name, Node, UnaryTests, parse_expression, parse_unary_tests
+from .feel import (BUILTIN_ARITIES, BUILTINS, Env, FeelSyntaxError, Literal, Name, Node, UnaryTests, calls,
+                   parse_expression, parse_unary_tests)
 from .model import (AGGREGATIONS, HIT_POLICIES, Bkm, Decision, DecisionModel, DecisionTable, DmnLoadError,
                     InputClause, InputData, LiteralExpression, OutputClause, Problem, Rule)
 from .types import ItemDefinition, literal_fits

@@ -103,7 +103,7 @@ class TypeSystem:
         return self._coerce_item(value, item, where)
 
     def conform(self, value: Any, type_ref: str | None, where: str) -> Any:
-        """A result checked against its declared type, with DMN 1.3's two conversions (§10.3.2.9.4):
+        """A result checked against its declared type, with the two type conversions DMN defines:
         a singleton list becomes its element when the type is not a list, and a value becomes a
         singleton list when the type is one. A value that does not conform raises TypeMismatch: the
         engine refuses to hand on a result of the wrong type (DMN would turn it into null)."""
