@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import json
+import re
 import subprocess
 import sys
 from collections import Counter
@@ -145,12 +146,69 @@ def _show(value: Any) -> str:
     return repr(value)
 
 
-def run_test_file(level: str, test_file: Path) -> list[Outcome]:
+_DECISION_WHERE = re.compile(r"decision '([^']*)'")
+_BKM_WHERE = re.compile(r"business knowledge model '([^']*)'")
+
+
+@lru_cache(maxsize=None)
+def _load_per_decision(dmn: Path) -> DecisionModel | DmnLoadError:
+    """The model with only the decisions the engine accepts on their own (a stricter probe of the
+    subset than whole files: a decision that loads in a refused file must not answer wrongly either).
+
+    Built with the loader's own model builder, then every decision with a problem, or that calls a
+    business knowledge model with a problem or requires such a decision, is left out. A problem that
+    belongs to no decision (a type, the XML) refuses the file as before."""
+    from service.decisions import loader
+
+    whole = _load(dmn)
+    if isinstance(whole, DecisionModel):
+        return whole
+    if any(not (_DECISION_WHERE.match(p.where) or _BKM_WHERE.match(p.where)
+                or p.where.startswith(("import ", "decisionService "))) for p in whole.problems):
+        return whole
+    root = etree.fromstring(dmn.read_bytes(), loader._XML_PARSER)
+    namespace = etree.QName(root).namespace
+    version = loader.DMN_NAMESPACES.get(namespace) or next(
+        loader.DMN_NAMESPACES[v] for v in root.nsmap.values() if v in loader.DMN_NAMESPACES)
+    model = loader._ModelBuilder(root, str(dmn), version, []).build()
+    bad_bkms = {m.group(1) for p in whole.problems if (m := _BKM_WHERE.match(p.where))}
+    bad = {m.group(1) for p in whole.problems if (m := _DECISION_WHERE.match(p.where))}
+    changed = True
+    while changed:
+        changed = False
+        for bkm in model.bkms.values():
+            if bkm.name not in bad_bkms and bkm.body.functions() & bad_bkms:
+                bad_bkms.add(bkm.name)
+                changed = True
+        for d in model.decisions.values():
+            nodes = _decision_nodes(d)
+            calls_bad = any(n.functions() & bad_bkms for n in nodes)
+            if d.id not in bad and (calls_bad or any(r in bad or r not in model.decisions
+                                                     for r in d.required_decisions)):
+                bad.add(d.id)
+                changed = True
+    for did in bad:
+        model.decisions.pop(did, None)
+    return model
+
+
+def _decision_nodes(decision) -> list:
+    logic = decision.logic
+    if decision.table is None:
+        return [logic.expression]
+    table = decision.table
+    nodes = [c.expression for c in table.inputs] + [o.default for o in table.outputs if o.default is not None]
+    nodes += [ep for r in table.rules for t in r.inputs for ep in t.endpoints()]
+    return nodes + [o for r in table.rules for o in r.outputs if o is not None]
+
+
+def run_test_file(level: str, test_file: Path, *, per_decision: bool = False) -> list[Outcome]:
     """Every expected result of one of the kit's test files, classified."""
     root = etree.parse(str(test_file)).getroot()
     model_name = (_kids(root, "modelName")[0].text or "").strip()
     case = test_file.parent.name
-    loaded = _load(test_file.parent / model_name)
+    dmn = test_file.parent / model_name
+    loaded = _load_per_decision(dmn) if per_decision else _load(dmn)
     outcomes = []
     for test in _kids(root, "testCase"):
         tid = test.get("id") or ""
@@ -158,12 +216,15 @@ def run_test_file(level: str, test_file: Path) -> list[Outcome]:
             name = result.get("name") or ""
             if isinstance(loaded, DmnLoadError):
                 outcomes.append(Outcome(level, case, tid, name, "refused", str(loaded.problems[0]), loaded.problems[0]))
-                continue
-            outcomes.append(_run_result(level, case, tid, loaded, test, result))
+            elif per_decision and (test.get("type") not in (None, "decision")
+                                   or all(d.name != name for d in loaded.decisions.values())):
+                outcomes.append(Outcome(level, case, tid, name, "refused", "not accepted on its own"))
+            else:
+                outcomes.append(_run_result(level, case, tid, loaded, test, result, per_decision))
     return outcomes
 
 
-def _run_result(level: str, case: str, tid: str, model: DecisionModel, test, result) -> Outcome:
+def _run_result(level: str, case: str, tid: str, model: DecisionModel, test, result, per_decision: bool) -> Outcome:
     name = result.get("name") or ""
     wants_error = result.get("errorResult") == "true"
     expected_holder = _kids(result, "expected")
@@ -183,7 +244,11 @@ def _run_result(level: str, case: str, tid: str, model: DecisionModel, test, res
     except (DecisionError, FeelEvaluationError) as exc:
         if wants_error or expected is None:
             return outcome("pass", f"error as expected: {exc}")
-        return outcome("wrong", f"error {exc} where the kit expects {_show(expected)}")
+        # per decision, an error is the engine declining to answer (e.g. a time value among the
+        # inputs); on a model it accepted as a whole, it is a wrong answer
+        return outcome("error" if per_decision else "wrong", f"error {exc} where the kit expects {_show(expected)}")
+    except Exception as exc:  # a crash is never a right answer
+        return outcome("wrong", f"crashed: {type(exc).__name__}: {exc}")
     if wants_error and actual is None:
         return outcome("pass")
     if _same(actual, expected) and not wants_error:
@@ -191,21 +256,21 @@ def _run_result(level: str, case: str, tid: str, model: DecisionModel, test, res
     return outcome("wrong", f"got {_show(actual)}, expected {'an error' if wants_error else _show(expected)}")
 
 
-def run_level(level: str) -> list[Outcome]:
+def run_level(level: str, *, per_decision: bool = False) -> list[Outcome]:
     out: list[Outcome] = []
     for folder in sorted(p for p in (TCK / level).iterdir() if p.is_dir()):
         for test_file in sorted(folder.glob("*-test-*.xml")):
-            out.extend(run_test_file(level, test_file))
+            out.extend(run_test_file(level, test_file, per_decision=per_decision))
     return out
 
 
 @lru_cache(maxsize=None)
-def outcomes(level: str) -> tuple[Outcome, ...]:
-    return tuple(run_level(level))
+def outcomes(level: str, per_decision: bool = False) -> tuple[Outcome, ...]:
+    return tuple(run_level(level, per_decision=per_decision))
 
 
-def counts(level: str) -> Counter:
-    return Counter(o.status for o in outcomes(level))
+def counts(level: str, per_decision: bool = False) -> Counter:
+    return Counter(o.status for o in outcomes(level, per_decision))
 
 
 # --------------------------------------------------------------------------- tests
@@ -223,6 +288,17 @@ def test_the_vendored_kit_is_the_current_one_and_complete():
 def test_no_result_of_the_kit_is_wrong(level):
     wrong = [o for o in outcomes(level) if o.status == "wrong"]
     assert not wrong, "\n".join(f"{o.case} {o.test} {o.result}: {o.detail}" for o in wrong)
+
+
+def test_no_decision_the_engine_accepts_on_its_own_answers_wrongly():
+    """Stricter than whole files: in the models it refuses, every decision it would accept alone
+    (with what it needs) still gives the kit's answer, or an error, never another value."""
+    wrong = [o for o in outcomes("compliance-level-3", True) if o.status == "wrong"]
+    assert not wrong, "\n".join(f"{o.case} {o.test} {o.result}: {o.detail}" for o in wrong)
+    c = counts("compliance-level-3", True)
+    readme = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
+    line = f"decision by decision: {c['pass']} pass, {c['error']} errors, {c['refused']} refused, 0 wrong"
+    assert line in readme, f"README should say: {line}"
 
 
 def test_every_compliance_level_2_result_passes():
@@ -393,6 +469,12 @@ def _print_report() -> None:
         c = counts(level)
         print(f"{level}: {c['pass']} pass, {c['refused']} refused at load, {c['wrong']} wrong "
               f"(of {sum(c.values())} results, kit {KIT_COMMIT[:12]})")
+    c = counts("compliance-level-3", True)
+    for o in outcomes("compliance-level-3", True):
+        if o.status == "wrong":
+            print(f"  WRONG (decision by decision) {o.case} {o.test} {o.result}: {o.detail}")
+    print(f"compliance-level-3 decision by decision: {c['pass']} pass, {c['error']} errors, "
+          f"{c['refused']} refused, {c['wrong']} wrong")
 
 
 if __name__ == "__main__":
