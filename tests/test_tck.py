@@ -321,7 +321,8 @@ def test_a_refused_model_names_where_the_problem_is():
     for o in refused:
         p = o.problem
         assert p is not None and p.file.endswith(".dmn") and p.line, o.detail
-        assert p.where.split(" ")[0] in ("decision", "business", "import", "decisionService"), o.detail
+        kinds = ("decision", "business", "import", "decisionService", "item", "input")
+        assert p.where.split(" ")[0] in kinds, o.detail
         assert p.message.strip(), o.detail
 
 
@@ -431,6 +432,17 @@ def test_a_result_that_does_not_conform_to_its_type_is_an_error_after_dmns_two_c
         _decide("[1]", type_ref="tStrings", extra=lists)
 
 
+def test_a_recursive_type_conforms_at_any_depth():
+    tree = ('<itemDefinition name="tNode"><itemComponent name="name"><typeRef>string</typeRef></itemComponent>'
+            '<itemComponent name="children"><typeRef>tNodes</typeRef></itemComponent></itemDefinition>'
+            '<itemDefinition name="tNodes" isCollection="true"><typeRef>tNode</typeRef></itemDefinition>')
+    value = {"name": "a", "children": [{"name": "b", "children": [{"name": "c", "children": []}]}]}
+    result = _decide("t", {"t": value}, type_ref="tNode", extra=tree, types={"t": "tNode"})
+    assert result["children"][0]["children"][0]["name"] == "c"
+    with pytest.raises(DecisionError, match="does not conform to its type tNode"):
+        _decide("t.name", {"t": value}, type_ref="tNode", extra=tree, types={"t": "tNode"})
+
+
 def test_a_business_knowledge_models_parameters_and_result_are_checked_against_their_types():
     bkm = ('<businessKnowledgeModel id="b" name="twice"><variable name="twice" typeRef="number"/>'
            '<encapsulatedLogic><formalParameter name="n" typeRef="number"/>'
@@ -447,6 +459,16 @@ def test_decision_services_and_imports_are_refused_at_load():
     assert "decisionService 'S': decision services are not supported" in _refusal("1", extra=service)
     imp = '<import name="other" namespace="http://example.org/o" importType="' + DMN13 + '"/>'
     assert "import 'other': imports of other models are not supported" in _refusal("1", extra=imp)
+
+
+def test_a_type_the_engine_has_no_values_for_is_refused_wherever_it_is_declared():
+    """An input typed as a time would otherwise take any value unchecked (and compare times as text)."""
+    assert "input data 'at': unknown typeRef 'time'" in _refusal("at", types={"at": "time"})
+    alias = '<itemDefinition name="tWhen"><typeRef>dayTimeDuration</typeRef></itemDefinition>'
+    assert "item definition 'tWhen': unknown typeRef 'dayTimeDuration'" in _refusal("1", extra=alias)
+    nested = ('<itemDefinition name="tSlot"><itemComponent name="start"><typeRef>time</typeRef></itemComponent>'
+              "</itemDefinition>")
+    assert "item definition 'tSlot.start': unknown typeRef 'time'" in _refusal("1", extra=nested)
 
 
 def test_a_refusal_says_what_lies_outside_the_subset():

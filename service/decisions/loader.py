@@ -153,10 +153,14 @@ class _ModelBuilder:
         for item in _children(root, "itemDefinition"):
             parsed = self._item(item, item.get("name") or "")
             model.types.items[parsed.name] = parsed
+        for el in _children(root, "itemDefinition"):
+            self._check_item_types(model.types.items.get(el.get("name") or ""), el)
         for el in _children(root, "inputData"):
             var = _child(el, "variable")
             name = el.get("name") or (var.get("name") if var is not None else "")
             model.input_data[name] = InputData(el.get("id"), name, _type_ref(var))
+            if not model.types.is_known(_type_ref(var)):
+                self.problem(f"input data '{name}'", f"unknown typeRef '{_type_ref(var)}'", var)
         names = self._known_names()
         for tag, what in (("import", "imports of other models"), ("decisionService", "decision services")):
             for el in _children(root, tag):
@@ -178,6 +182,16 @@ class _ModelBuilder:
         if not _children(root, "decision"):
             self.problem("", "the file defines no decision")
         return model
+
+    def _check_item_types(self, item: ItemDefinition | None, el: etree._Element) -> None:
+        """An item definition (and each of its components) must build on a type the engine has values for:
+        a value of an unknown type (a time, a duration) would otherwise pass unchecked."""
+        stack = [(item, item.name)] if item is not None else []
+        while stack:
+            it, path = stack.pop()
+            if not self.model.types.is_known(it.type_ref):
+                self.problem(f"item definition '{path}'", f"unknown typeRef '{it.type_ref}'", el)
+            stack.extend((comp, f"{path}.{name}") for name, comp in it.components.items())
 
     def _known_names(self) -> set[str]:
         root = self.root

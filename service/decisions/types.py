@@ -134,14 +134,16 @@ class TypeSystem:
         return self._item_conforms(value, item, seen | {ref})
 
     def _item_conforms(self, value: Any, item: ItemDefinition, seen: frozenset[str]) -> bool:
+        """``seen`` guards against typeRefs that name each other in a circle; it starts afresh for the
+        members of a list or a context (a recursive type such as a tree is fine: the value is finite)."""
         if value is None:
             return True
         if item.is_collection:
             single = ItemDefinition(item.name, item.type_ref, item.allowed, item.components, False)
-            return isinstance(value, list) and all(self._item_conforms(v, single, seen) for v in value)
+            return isinstance(value, list) and all(self._item_conforms(v, single, frozenset()) for v in value)
         if item.components:
             return isinstance(value, dict) and all(
-                self._item_conforms(value[name], comp, seen) for name, comp in item.components.items()
+                self._item_conforms(value[name], comp, frozenset()) for name, comp in item.components.items()
                 if name in value)
         if not self._conforms(value, item.type_ref, seen):
             return False
