@@ -34,9 +34,10 @@ if __name__ == "__main__":  # run as a script from the repository root
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from service.cli import main
-from service.decisions import DecisionError, DmnLoadError, evaluate, load_file
+from service.decisions import DecisionError, DmnLoadError, evaluate, load_bytes, load_file
 from service.decisions.feel import FeelEvaluationError
 from service.decisions.model import DecisionModel, Problem
+from tests.dmn_builder import table, table_xml
 
 TCK = Path(__file__).parent / "tck"
 LEVELS = ("compliance-level-2", "compliance-level-3")
@@ -365,13 +366,11 @@ def _literal_model(text: str, *, type_ref: str | None = None, extra: str = "", t
 
 
 def _decide(text: str, values: dict[str, Any] | None = None, **kw) -> Any:
-    from service.decisions import load_bytes
     model = load_bytes(_literal_model(text, **kw).encode(), "m.dmn")
     return evaluate(model.decisions["d"], values or {}).outputs
 
 
 def _refusal(text: str, **kw) -> str:
-    from service.decisions import load_bytes
     with pytest.raises(DmnLoadError) as err:
         load_bytes(_literal_model(text, **kw).encode(), "m.dmn")
     return str(err.value)
@@ -413,6 +412,28 @@ def test_a_path_maps_over_a_list_and_reads_nothing_from_a_value_without_members(
 def test_date_arithmetic_is_an_error_not_null():
     with pytest.raises(DecisionError, match="arithmetic .* on dates is not supported"):
         _decide("a - b", {"a": "2026-01-02", "b": "2026-01-01"}, types={"a": "date", "b": "date"})
+
+
+def test_numbers_keep_feels_34_digits_through_negation_and_sums_and_overflow_is_null():
+    digits = "1.234567890123456789012345678901234"  # 34 significant digits
+    assert _decide(f"-{digits}") == decimal.Decimal("-" + digits)
+    assert _decide("-x", {"x": decimal.Decimal(digits)}, types={"x": "number"}) == decimal.Decimal("-" + digits)
+    assert _decide("10 ** 6145") is None  # beyond decimal128
+    rows = [([">= 0"], [digits]), ([">= 1"], [digits])]
+    d = table("COLLECT", [("n", "integer")], [("v", "number")], rows, aggregation="SUM")
+    assert evaluate(d, {"n": 1}).outputs == decimal.Decimal("2.469135780246913578024691357802468")
+
+
+def test_min_and_max_of_booleans_and_computed_outputs_outside_the_output_values_are_errors():
+    d = table("COLLECT", [("n", "integer")], [("v", "boolean")], [(["-"], ["true"]), (["-"], ["false"])],
+              aggregation="MIN")
+    with pytest.raises(DecisionError, match="needs comparable values"):
+        evaluate(d, {"n": 1})
+    xml = table_xml("UNIQUE", [("s", "string")], [("o", "string", '"low","high"')], [(["-"], ["s"])])
+    model = load_bytes(xml.encode(), "values.dmn")
+    assert evaluate(model.decisions["t"], {"s": "low"}).outputs == "low"
+    with pytest.raises(DecisionError, match="'medium' is not among the output values"):
+        evaluate(model.decisions["t"], {"s": "medium"})
 
 
 def test_lists_are_equal_only_when_their_members_are():

@@ -1,11 +1,13 @@
 """Evaluate a decision as DMN 1.3 says, and record a trace of why it came out so."""
 from __future__ import annotations
 
+import decimal
 import functools
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-from .feel import BUILTINS, Env, FeelEvaluationError, Name, feel_equal, feel_kind, to_feel, to_json
+from .feel import (BUILTINS, FEEL_CONTEXT, Env, FeelEvaluationError, Name, feel_compare, feel_equal, feel_kind,
+                   to_feel, to_json)
 from .model import (Decision, DecisionError, DecisionInputError, DecisionModel, DecisionTable, HitPolicyViolation,
                     LiteralExpression, Rule)
 from .types import TYPE_NAMES_ZH, TypeMismatch, TypeSystem, coerce_base
@@ -192,9 +194,15 @@ def _fits(value: Any, base: str) -> bool:
 
 
 def _rule_output(table: DecisionTable, rule: Rule, env: Env, types: TypeSystem) -> Any:
-    values = [types.conform(expr.evaluate(env), clause.type_ref,
-                            f"rule {rule.row} ({rule.id}), output '{clause.name or clause.label or clause.id}'")
-              if expr is not None else None for clause, expr in zip(table.outputs, rule.outputs)]
+    values = []
+    for clause, expr in zip(table.outputs, rule.outputs):
+        where = f"rule {rule.row} ({rule.id}), output '{clause.name or clause.label or clause.id}'"
+        value = types.conform(expr.evaluate(env), clause.type_ref, where) if expr is not None else None
+        if clause.values and value is not None and not any(feel_equal(value, v) is True for v in clause.values):
+            # the loader checks literal outputs; a computed one is checked here
+            raise FeelEvaluationError(f"{where}: {to_json(value)!r} is not among the output values "
+                                      f"{clause.values_text}")
+        values.append(value)
     if len(table.outputs) == 1:
         return values[0]
     return {o.name: v for o, v in zip(table.outputs, values)}
@@ -242,10 +250,20 @@ def _aggregate(decision: Decision, aggregation: str, values: list[Any]) -> Any:
     if aggregation == "SUM":
         if kinds != {"number"}:
             raise DecisionError(f"decision '{decision.id}': COLLECT SUM needs numbers, got {sorted(kinds)}")
-        return sum(present, start=to_feel(0))
-    if len(kinds) != 1 or kinds.pop() not in ("number", "string", "date", "dateTime", "boolean"):
-        raise DecisionError(f"decision '{decision.id}': COLLECT {aggregation} needs comparable values of one type")
-    return min(present) if aggregation == "MIN" else max(present)
+        with decimal.localcontext(FEEL_CONTEXT):  # FEEL's 34 digits, not Python's default 28
+            return sum(present, start=to_feel(0))
+    if len(kinds) != 1 or kinds.pop() not in ("number", "string", "date", "dateTime"):
+        raise DecisionError(f"decision '{decision.id}': COLLECT {aggregation} needs comparable values of one type "
+                            f"(numbers, strings or dates), got {sorted(kinds)}")
+    order = functools.cmp_to_key(_compare_or_fail)  # dates with and without a time zone do not compare
+    return min(present, key=order) if aggregation == "MIN" else max(present, key=order)
+
+
+def _compare_or_fail(a: Any, b: Any) -> int:
+    result = feel_compare(a, b)
+    if result is None:
+        raise FeelEvaluationError(f"{to_json(a)!r} and {to_json(b)!r} cannot be compared")
+    return result
 
 
 def _trace(decision: Decision, inputs: dict[str, Any], matched: list[dict[str, Any]], outputs: Any) -> dict[str, Any]:

@@ -30,7 +30,8 @@ import re
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
-FEEL_CONTEXT = decimal.Context(prec=34, rounding=decimal.ROUND_HALF_EVEN)
+# IEEE 754 decimal128, as FEEL numbers are: 34 digits, exponents -6143..6144 (beyond them: null)
+FEEL_CONTEXT = decimal.Context(prec=34, rounding=decimal.ROUND_HALF_EVEN, Emax=6144, Emin=-6143)
 
 
 class FeelSyntaxError(ValueError):
@@ -341,7 +342,9 @@ class Negate(Node):
 
     def evaluate(self, env: "Env") -> Any:
         value = self.operand.evaluate(env)
-        return -value if isinstance(value, decimal.Decimal) else None
+        if not isinstance(value, decimal.Decimal):
+            return None
+        return value.copy_negate()  # exact: no rounding to Python's default 28 digits
 
     def names(self) -> set[str]:
         return self.operand.names()
@@ -683,7 +686,7 @@ class _Parser:
         t = self.tok
         if t.kind == "op" and t.text == "-" and self.tokens[self.i + 1].kind == "num":
             self.i += 2
-            return Literal(-self.tokens[self.i - 1].value)
+            return Literal(self.tokens[self.i - 1].value.copy_negate())
         if t.kind == "num":
             self.i += 1
             return Literal(t.value)
