@@ -436,6 +436,14 @@ def test_min_and_max_of_booleans_and_computed_outputs_outside_the_output_values_
         evaluate(model.decisions["t"], {"s": "medium"})
 
 
+def test_strings_count_code_points_and_names_may_hold_a_hyphen():
+    assert _decide('"\\ud83d\\udc0e" = "\U0001F40E"') is True  # a surrogate pair is one character
+    assert "half of a surrogate pair" in _refusal('"\\ud83d"')
+    assert _decide("Loan-to-value * 2", {"Loan-to-value": 0.4}, types={"Loan-to-value": "number"}) == (
+        decimal.Decimal("0.8"))
+    assert "unexpected" in _refusal("\u0663 + 1")  # FEEL digits are ASCII
+
+
 def test_lists_are_equal_only_when_their_members_are():
     assert _decide("[true] = [1]") is not True
     assert _decide("[1, 2] = [1, 2]") is True

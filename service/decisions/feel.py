@@ -150,7 +150,7 @@ class Token:
 
 
 _OPS = ("**", "..", "<=", ">=", "!=", "<", ">", "=", "+", "-", "*", "/", "(", ")", "[", "]", ",", ".")
-_NUMBER = re.compile(r"\d+(?:\.\d+)?|\.\d+")
+_NUMBER = re.compile(r"[0-9]+(?:\.[0-9]+)?|\.[0-9]+")  # FEEL digits are ASCII only
 _NAME_START = re.compile(r"[^\W\d]", re.UNICODE)
 _NAME_PART = re.compile(r"[\w?']", re.UNICODE)
 _OUTSIDE_CHARACTERS = {"{": "contexts {...}", "@": "@-literals", "?": "the implicit input ?",
@@ -158,9 +158,25 @@ _OUTSIDE_CHARACTERS = {"{": "contexts {...}", "@": "@-literals", "?": "the impli
 _ESCAPES = {'"': '"', "\\": "\\", "n": "\n", "r": "\r", "t": "\t", "'": "'"}
 
 
+_PLAIN_NAME = re.compile(r"[^\W\d][\w?']*", re.UNICODE)
+
+
+def _join_surrogates(value: str, pos: int) -> str:
+    r"""``"\ud83d\udc0e"`` is one character (a code point), as FEEL counts; a lone half is refused."""
+    if not any("\ud800" <= ch <= "\udfff" for ch in value):
+        return value
+    try:
+        return value.encode("utf-16", "surrogatepass").decode("utf-16")
+    except UnicodeDecodeError:
+        raise FeelSyntaxError(f"the string at position {pos + 1} has half of a surrogate pair (\\u escape) "
+                              f"without the other half") from None
+
+
 def tokenize(text: str, known_names: Iterable[str] = ()) -> list[Token]:
     """Split FEEL text into tokens; names with spaces are recognised from known_names."""
-    spaced = sorted((n for n in known_names if " " in n), key=len, reverse=True)
+    # names FEEL allows with spaces or with . / - ' + * inside ("Loan-to-value") are read whole when the
+    # model defines them, the longest first, as FEEL resolves names against their scope
+    spaced = sorted((n for n in known_names if n and not _PLAIN_NAME.fullmatch(n)), key=len, reverse=True)
     tokens: list[Token] = []
     i, n = 0, len(text)
     while i < n:
@@ -188,7 +204,7 @@ def tokenize(text: str, known_names: Iterable[str] = ()) -> list[Token]:
                 j += 1
             if j >= n:
                 raise FeelSyntaxError(f"string starting at position {i + 1} is not closed with \"")
-            tokens.append(Token("str", text[i:j + 1], "".join(out), i))
+            tokens.append(Token("str", text[i:j + 1], _join_surrogates("".join(out), i), i))
             i = j + 1
             continue
         m = _NUMBER.match(text, i)
