@@ -34,7 +34,7 @@ if __name__ == "__main__":  # run as a script from the repository root
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from service.cli import main
-from service.decisions import DecisionError, DmnLoadError, evaluate, load_bytes, load_file
+from service.decisions import DecisionError, DecisionInputError, DmnLoadError, evaluate, load_bytes, load_file
 from service.decisions.feel import FeelEvaluationError
 from service.decisions.model import DecisionModel, Problem
 from tests.dmn_builder import table, table_xml
@@ -442,6 +442,18 @@ def test_strings_count_code_points_and_names_may_hold_a_hyphen():
     assert _decide("Loan-to-value * 2", {"Loan-to-value": 0.4}, types={"Loan-to-value": "number"}) == (
         decimal.Decimal("0.8"))
     assert "unexpected" in _refusal("\u0663 + 1")  # FEEL digits are ASCII
+
+
+def test_an_input_column_tests_its_value_converted_to_the_columns_type():
+    """A date column whose expression reads a date written as text (a path into a JSON object) tests
+    the date, so date cells match it; before, the text was compared with dates and matched nothing."""
+    d = table("UNIQUE", [("case.when", "date")], [("o", "string")],
+              [(['[date("2026-01-01")..date("2026-12-31")]'], ['"this year"']),
+               (['< date("2026-01-01")'], ['"before"'])])
+    assert evaluate(d, {"case": {"when": "2026-03-02"}}).outputs == "this year"
+    assert evaluate(d, {"case": {"when": "2025-12-31"}}).outputs == "before"
+    with pytest.raises(DecisionInputError, match="expected date"):
+        evaluate(d, {"case": {"when": "2 March 2026"}})
 
 
 def test_lists_are_equal_only_when_their_members_are():

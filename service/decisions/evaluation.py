@@ -10,7 +10,7 @@ from .feel import (BUILTINS, FEEL_CONTEXT, Env, FeelEvaluationError, Name, feel_
                    to_feel, to_json)
 from .model import (Decision, DecisionError, DecisionInputError, DecisionModel, DecisionTable, HitPolicyViolation,
                     LiteralExpression, Rule)
-from .types import TYPE_NAMES_ZH, TypeMismatch, TypeSystem, coerce_base
+from .types import TypeMismatch, TypeSystem
 
 
 @dataclass
@@ -136,10 +136,11 @@ def _evaluate_table(decision: Decision, table: DecisionTable, env: Env) -> tuple
     for clause in table.inputs:
         value = clause.expression.evaluate(env)
         key = clause.text
-        if value is not None and clause.base_type not in (None, "any", "context", "list"):
-            if not _fits(value, clause.base_type):
-                errors[key] = (f"expected {clause.base_type} ({TYPE_NAMES_ZH.get(clause.base_type, '')}), "
-                               f"got {feel_kind(value)} {to_json(value)!r}")
+        if value is not None and clause.type_ref is not None:
+            try:  # the value the rules test is the converted one (a date column reads a date, not its text)
+                value = decision.model.types.coerce(value, clause.type_ref, key)
+            except TypeMismatch as exc:
+                errors[key] = exc.detail if exc.where == key else f"{exc.where}: {exc.detail}"
         if clause.allowed is not None and key not in errors and value is not None and not clause.allowed.matches(value, env):
             errors[key] = f"{to_json(value)!r} is not one of the allowed values {clause.allowed.text}"
         values.append(value)
@@ -183,14 +184,6 @@ def _evaluate_table(decision: Decision, table: DecisionTable, env: Env) -> tuple
         outputs)
     trace["selected"] = [r.id for r in hits]
     return outputs, trace
-
-
-def _fits(value: Any, base: str) -> bool:
-    try:
-        coerce_base(value, base, "")
-        return True
-    except TypeMismatch:
-        return False
 
 
 def _rule_output(table: DecisionTable, rule: Rule, env: Env, types: TypeSystem) -> Any:
