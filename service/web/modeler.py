@@ -106,7 +106,7 @@ def _texts() -> dict[str, str]:
             "cannot_open": gettext("无法打开："), "unsaved": gettext("%d 个文件有未保存的修改"),
             "nothing_to_save": gettext("没有未保存的修改。"), "saving": gettext("正在保存……"),
             "save_failed": gettext("保存失败"), "saved": gettext("已保存（第 %d 次保存）。"),
-            "checking": gettext("正在检查：校验、运行场景测试、比较差异……"), "find_choose": gettext("— 选择元素 —")}
+            "checking": gettext("正在检查：校验、运行场景测试、比较差异……（场景测试可能需要一两分钟）"), "find_choose": gettext("— 选择元素 —")}
 
 
 @modeler.get("/<int:draft_id>/files/<path:name>")
