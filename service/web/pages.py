@@ -429,8 +429,10 @@ def case(case_id: int):
         abort(404)
     tables = svc.decision_tables(case_id) if p.is_staff else {}
     files = svc.attachments(p, case_id)
+    documents = svc.documents(p, case_id)
     people = officers()
-    return render_template("case.html", case=view, tables=tables, files=files, channels=channels(),
+    return render_template("case.html", case=view, tables=tables, files=files, documents=documents,
+                           channels=channels(),
                            role_names=ROLE_NAMES, people=people, persons=_case_persons(view),
                            trace_groups=_by_person(view.get("decisions") or []),
                            respondents=_respondents_by_person(view))
@@ -469,6 +471,21 @@ def attachment(file_id: int):
     return Response(content, mimetype=content_type,
                     headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}",
                              "X-Content-Type-Options": "nosniff"})
+
+
+@pages.get("/cases/<int:case_id>/documents/<int:document_id>.pdf", defaults={"fmt": "pdf"})
+@pages.get("/cases/<int:case_id>/documents/<int:document_id>.docx", defaults={"fmt": "docx"})
+@login_required
+def document(case_id: int, document_id: int, fmt: str):
+    """A notice or decision as PDF or Word, for those who may read it (anyone else: 404)."""
+    try:
+        name, content_type, content = services().cases.document_file(principal(), case_id, document_id, fmt)
+    except NotFound:
+        abort(404)
+    from urllib.parse import quote
+    return Response(content, mimetype=content_type,
+                    headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}",
+                             "X-Content-Type-Options": "nosniff", "Cache-Control": "private, no-store"})
 
 
 # ====================================================================== Art. 15 register
