@@ -158,7 +158,9 @@ class DocumentService(CaseServiceBase):
             row = store.case(case_id)
             if row is None or not self._can_see(store, principal, row):
                 raise NotFound(f"case {case_id} does not exist")
-            return [self._document_view(d) for d in store.documents(case_id) if self._may_read(store, principal, row, d)]
+            served = {p.person: p.served_on for p in store.case_persons(case_id)}
+            return [dict(self._document_view(d), served_on=served.get(d.person) if d.kind == "decision" else None)
+                    for d in store.documents(case_id) if self._may_read(store, principal, row, d)]
 
     def document_file(self, principal: Principal, case_id: int, document_id: int, fmt: str) -> tuple[str, str, bytes]:
         """(file name, content type, bytes) of a document as PDF or DOCX; 404 for anyone who may not read it."""
