@@ -181,6 +181,27 @@ def test_every_document_of_a_full_case_names_its_person_numbers_and_citations_an
     assert hashes["decision"] == DocumentTemplates().template_hash("decision")
 
 
+def test_a_proposal_revised_heavier_brings_that_person_a_second_notice(services, tmp_path):
+    svc = services.cases
+    case_id = public_case(svc)
+    to_hearing(svc, case_id)
+    step(svc, ZHANG, case_id, "Task_statement", {"statement_waived": True})
+    step(svc, WANG, case_id, "Task_statement", {"statement_waived": True})
+    for m in MEMBERS:
+        step(svc, m, case_id, "Task_vote", {"vote": "revise", "opinion": "张伟的情节认定过轻"})
+    step(svc, OFFICE, case_id, "Task_conclude", {"conclusion": "结论", "findings": [
+        {"person": "zhang_wei", "handler_fault": 5, "severity": "serious"},
+        {"person": "wang_fang", "reviewer_missed": True, "severity": "serious"}]})
+    notices = sorted((d["person"], d["ref"], d["number"]) for d in svc.documents(OFFICE, case_id)
+                     if d["kind"] == "hearing_notice")
+    year = dt.datetime.now(CHINA).year
+    assert notices == [("wang_fang", "1", f"明执追告〔{year}〕1号"), ("zhang_wei", "1", f"明执追告〔{year}〕2号"),
+                       ("zhang_wei", "2", f"明执追告〔{year}〕3号")]  # only the person it became heavier for
+    second = next(d for d in svc.documents(ZHANG, case_id) if d["ref"] == "2")
+    for text in texts(svc, ZHANG, case_id, second["id"], tmp_path):
+        assert "现重新告知（第2次告知）" in text and "第十二条第（三）项" in text and "严重警告处分" in text
+
+
 def test_numbers_run_per_kind_and_year(services):
     svc = services.cases
     first = public_case(svc)
@@ -265,15 +286,16 @@ def test_a_template_that_cannot_render_stops_the_step_and_writes_nothing(service
     (folder / "hearing_notice.html").write_text("{% extends '_base.html' %}{% block body %}{{ no_such_fact.x }}"
                                                 "{% endblock %}", encoding="utf-8")
     monkeypatch.setenv("ACCOUNTABILITY_DOCUMENTS", str(folder))
-    with services.db.session() as s:
-        before = (s.scalar(select(func.count()).select_from(Document)), s.scalar(select(func.count()).select_from(Event)))
+    def counts() -> tuple[int, int]:
+        with services.db.session() as s:
+            return tuple(s.scalar(select(func.count()).select_from(t)) for t in (Document, Event))
+
+    before = counts()
     with pytest.raises(Invalid) as refused:
         step(svc, OFFICE, case_id, "Task_conclude", {"conclusion": "结论", "findings": [
             {"person": "zhang_wei", "handler_fault": 5, "severity": "light"}]})
     assert "hearing_notice.html" in refused.value.fields[""] and "no_such_fact" in refused.value.fields[""]
-    with services.db.session() as s:
-        after = (s.scalar(select(func.count()).select_from(Document)), s.scalar(select(func.count()).select_from(Event)))
-    assert after == before
+    assert counts() == before
     assert _tasks(svc, OFFICE, case_id, "Task_conclude")  # the step is still there to be done
     # fixed by the owner: the same step goes through and the notice is issued
     shutil.copy(ROOT / "documents" / "hearing_notice.html", folder / "hearing_notice.html")

@@ -37,7 +37,8 @@ def issue_due_documents(store: Store, row: Case, engine: ProcessEngine, wf: Work
     if not engine.per_person:  # a case on a version before the person model finishes without documents
         return []
     templates = templates or DocumentTemplates()
-    due = [d for d in _due(store, row, engine, wf) if (d[0], d[1], d[2]) not in store.document_keys(row.id)]
+    issued = store.document_keys(row.id)
+    due = [d for d in _due(store, row, engine, wf) if (d[0], d[1], d[2]) not in issued]
     if not due:
         return []
     settings = templates.settings()

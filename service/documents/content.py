@@ -113,7 +113,8 @@ def _quote(facts: Facts, article: str) -> dict[str, str]:
 def build(facts: Facts) -> dict[str, Any]:
     """The template data of one document."""
     person = dict(facts.person, role_label=ROLE_LABELS.get(facts.person.get("role"), facts.person.get("role") or ""))
-    common = {"kind": facts.kind, "title": facts.title, "number": facts.number, "issued_on": facts.issued_on.isoformat(),
+    common = {"kind": facts.kind, "title": facts.title, "number": facts.number,
+              "issued_on": facts.issued_on.isoformat(),
               "date": cn_date(facts.issued_on), "issuer": facts.issuer, "leading_group": facts.leading_group,
               "office": facts.office, "case_id": facts.case_id, "channel": facts.channel,
               "channel_label": facts.channel_label, "act_date": cn_date(facts.act_date), "grounds": facts.grounds,
@@ -146,7 +147,8 @@ def _decision(facts: Facts) -> dict[str, Any]:
     hearing = "expired" if heard.get("expired") else "waived" if heard.get("statement_waived") else \
         "stated" if heard else "none"
     liable = finding(outcome) == "liable"
-    return {"finding": finding(outcome), "aggravated": bool(outcome.get("aggravated")), "measure": measure_text(outcome),
+    return {"finding": finding(outcome), "aggravated": bool(outcome.get("aggravated")),
+            "measure": measure_text(outcome),
             "basis": basis(outcome.get("citations") or [], facts), "hearing": hearing,
             "collective_article": _quote(facts, "第七条"), "appeal": liable,
             "appeal_period": period_text(facts.extra.get("appeal_period")) if liable else "",
