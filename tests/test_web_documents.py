@@ -10,7 +10,7 @@ from playwright.sync_api import expect
 
 from service.auth import Principal
 
-from tests.test_documents import REPORTER, named, public_case, serve, to_decision
+from tests.test_documents import OFFICE, REPORTER, named, public_case, serve, to_decision
 from tests.test_web import axe, login, site  # noqa: F401 - fixture
 
 
@@ -69,4 +69,15 @@ def test_a_respondent_and_the_office_download_a_decision_from_the_case_page(site
     text = "".join(p.text for p in Docx(str(word)).paragraphs)
     assert decision["number"] in text and "王芳" in text and "警告处分" in text
     assert REPORTER["name"] not in text and REPORTER["contact"] not in text
+    # the office's serve task for zhang_wei offers his decision and fills in its number
+    (serve_task,) = [t for t in svc.list_tasks(OFFICE, filters={"case_id": case_id, "name": "Task_serve"}).items]
+    his = next(d for d in svc.documents(OFFICE, case_id) if d["kind"] == "decision" and d["person"] == "zhang_wei")
+    page.goto(f"{base}/tasks/{serve_task['id']}")
+    expect(page.get_by_label("处理决定文号")).to_have_value(his["number"])
+    side = page.locator("aside")
+    expect(side.get_by_role("heading", name="张伟 的文书")).to_be_visible()
+    expect(side.get_by_role("link", name=f"PDF 处理决定书 {his['number']}")).to_be_visible()
+    expect(side.locator("li[data-document]")).to_have_count(3)  # his notices and decision, none of wang_fang's
+    axe(page)
+    side.screenshot(path=str(artifacts / "web-documents-serve-task.png"))
     assert page.errors == []

@@ -222,6 +222,8 @@ def task(task_id: str):
     lookups = {c.lookup for f in fields for c in [f, *f.columns] if c.lookup}
     if errors and request.method == "POST" and status == 200:
         status = 422
+    documents = [d for d in svc.documents(p, info["case_id"]) if d["person"] == info.get("person")] \
+        if info.get("person") else []  # the notices and decisions of the person the task is about
     following = svc.next_task(p, info["case_id"]) if info["state"] == "completed" and \
         info.get("completed_by") == p.username and not stale else None
     return render_template("task.html", task=info, fields=fields, raw=raw, errors=errors, notice=notice,
@@ -230,7 +232,7 @@ def task(task_id: str):
                            people=people, person_rows=person_rows, lookups=lookups,
                            respondents=_respondents_by_person(context), stale=stale, following=following,
                            submitted=shown(fields, info.get("data") or {}), finished_at=_local_time(info.get("finished_at")),
-                           upload_limit=upload_limit()), status
+                           upload_limit=upload_limit(), documents=documents), status
 
 
 def upload_limit() -> str:
