@@ -172,9 +172,10 @@ def user() -> None:
               help="May be given several times. Without a role: an ordinary officer (who can be a subject).")
 @click.option("--unit", help="The user's section or unit.")
 @click.option("--display-name", help="The name shown in pages.")
+@click.option("--post", help="The user's post (职务), printed in the decisions served on them.")
 @click.option("--password", help=f"At least {MIN_PASSWORD} characters, letters mixed with digits or signs. "
                                   "Without it a password is generated and printed.")
-def user_add(name: str, roles: tuple[str, ...], unit: str | None, display_name: str | None,
+def user_add(name: str, roles: tuple[str, ...], unit: str | None, display_name: str | None, post: str | None,
              password: str | None) -> None:
     """Add user NAME."""
     import re
@@ -196,7 +197,7 @@ def user_add(name: str, roles: tuple[str, ...], unit: str | None, display_name: 
         if store.user(name) is not None:
             raise click.ClickException(f"user {name} exists already")
         store.add_user(name, display_name=display_name or name, unit=unit, password_hash=hash_password(password),
-                       roles=roles)
+                       roles=roles).post = post
         store.log(None, None, "user_added", username=name, roles=sorted(roles))
     click.echo(f"added {name} ({', '.join(roles) or 'officer'})" + (f"; password: {password}" if generated else ""))
 

@@ -110,6 +110,17 @@ class ProcessEngine:
                     titles.setdefault(spec.bpmn_id, spec.bpmn_name or spec.bpmn_id)
         return titles
 
+    def due_periods(self) -> dict[str, str]:
+        """Form key -> the ``camunda:dueDate`` of the user task with that form (e.g. ``{"appeal": "P30D"}``): the
+        time limits the documents state, as the owners set them in the diagram."""
+        periods: dict[str, str] = {}
+        for process in (self.spec, *self.subprocess_specs.values()):
+            for spec in process.task_specs.values():
+                ext = getattr(spec, "extensions", {}) or {}
+                if isinstance(spec, UserTask) and ext.get("formKey") and ext.get("dueDate"):
+                    periods.setdefault(ext["formKey"], ext["dueDate"])
+        return periods
+
     # ---------------------------------------------------------------- lifecycle
 
     def start(self, intake: Mapping[str, Any], facts: Mapping[str, Any] | None = None) -> Case:

@@ -10,7 +10,8 @@ from sqlalchemy import and_, delete, func, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from .models import (Attachment, Case, CasePerson, CaseState, DecisionRecord, Deployment, DeploymentFile,
-                     Disqualification, Draft, Event, LoginThrottle, Task, Timer, User, UserRole, WebSession, utcnow)
+                     Disqualification, Document, DocumentNumber, Draft, Event, LoginThrottle, Task, Timer, User,
+                     UserRole, WebSession, utcnow)
 
 TIMERS_CHANNEL = "accountability_timers"  # PostgreSQL NOTIFY channel: a step scheduled a timer
 
@@ -372,6 +373,44 @@ class Store:
 
     def drop_drafts(self, task_id: str) -> None:
         self.s.execute(delete(Draft).where(Draft.task_id == task_id))
+
+    # ------------------------------------------------------------------ documents (notices and decisions)
+    def next_document_number(self, kind: str, year: int) -> int:
+        """The next number of a kind of document in a year, safe under concurrency: the counter row is created if
+        missing (a racing creator is ignored) and then incremented with one UPDATE … RETURNING, whose row lock
+        makes concurrent writers on PostgreSQL wait for each other (SQLite's write transaction holds the database
+        lock already). Numbers are never reused; a rolled-back step gives its number back with it."""
+        dialect = self.s.bind.dialect.name
+        if dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert
+        else:
+            from sqlalchemy.dialects.sqlite import insert
+        self.s.execute(insert(DocumentNumber).values(kind=kind, year=year, last=0)
+                       .on_conflict_do_nothing(index_elements=["kind", "year"]))
+        return self.s.execute(update(DocumentNumber).where(DocumentNumber.kind == kind, DocumentNumber.year == year)
+                              .values(last=DocumentNumber.last + 1).returning(DocumentNumber.last)).scalar_one()
+
+    def add_document(self, document: Document) -> Document:
+        self.s.add(document)
+        self.s.flush()
+        return document
+
+    def documents(self, case_id: int) -> list[Document]:
+        """A case's documents, without their files, in the order they were issued."""
+        return list(self.s.scalars(select(Document).where(Document.case_id == case_id).order_by(Document.id)))
+
+    def document(self, document_id: int) -> Document | None:
+        return self.s.get(Document, document_id)
+
+    def document_of(self, case_id: int, kind: str, person: str) -> Document | None:
+        """The person's latest document of that kind in the case."""
+        return self.s.scalar(select(Document).where(Document.case_id == case_id, Document.kind == kind,
+                                                    Document.person == person).order_by(Document.id.desc()).limit(1))
+
+    def document_keys(self, case_id: int) -> set[tuple[str, str, str]]:
+        """(kind, person, ref) of every document a case has been issued."""
+        return set(self.s.execute(select(Document.kind, Document.person, Document.ref)
+                                  .where(Document.case_id == case_id)).all())
 
     def decision_traces(self, decision: str, deployment_id: int) -> list[tuple[int, dict[str, Any]]]:
         """(case id, trace) of every evaluation of one decision on one deployment version."""

@@ -222,6 +222,8 @@ def task(task_id: str):
     lookups = {c.lookup for f in fields for c in [f, *f.columns] if c.lookup}
     if errors and request.method == "POST" and status == 200:
         status = 422
+    documents = [d for d in svc.documents(p, info["case_id"]) if d["person"] == info.get("person")] \
+        if info.get("person") else []  # the notices and decisions of the person the task is about
     following = svc.next_task(p, info["case_id"]) if info["state"] == "completed" and \
         info.get("completed_by") == p.username and not stale else None
     return render_template("task.html", task=info, fields=fields, raw=raw, errors=errors, notice=notice,
@@ -230,7 +232,7 @@ def task(task_id: str):
                            people=people, person_rows=person_rows, lookups=lookups,
                            respondents=_respondents_by_person(context), stale=stale, following=following,
                            submitted=shown(fields, info.get("data") or {}), finished_at=_local_time(info.get("finished_at")),
-                           upload_limit=upload_limit()), status
+                           upload_limit=upload_limit(), documents=documents), status
 
 
 def upload_limit() -> str:
@@ -429,8 +431,10 @@ def case(case_id: int):
         abort(404)
     tables = svc.decision_tables(case_id) if p.is_staff else {}
     files = svc.attachments(p, case_id)
+    documents = svc.documents(p, case_id)
     people = officers()
-    return render_template("case.html", case=view, tables=tables, files=files, channels=channels(),
+    return render_template("case.html", case=view, tables=tables, files=files, documents=documents,
+                           channels=channels(),
                            role_names=ROLE_NAMES, people=people, persons=_case_persons(view),
                            trace_groups=_by_person(view.get("decisions") or []),
                            respondents=_respondents_by_person(view))
@@ -469,6 +473,21 @@ def attachment(file_id: int):
     return Response(content, mimetype=content_type,
                     headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}",
                              "X-Content-Type-Options": "nosniff"})
+
+
+@pages.get("/cases/<int:case_id>/documents/<int:document_id>.pdf", defaults={"fmt": "pdf"})
+@pages.get("/cases/<int:case_id>/documents/<int:document_id>.docx", defaults={"fmt": "docx"})
+@login_required
+def document(case_id: int, document_id: int, fmt: str):
+    """A notice or decision as PDF or Word, for those who may read it (anyone else: 404)."""
+    try:
+        name, content_type, content = services().cases.document_file(principal(), case_id, document_id, fmt)
+    except NotFound:
+        abort(404)
+    from urllib.parse import quote
+    return Response(content, mimetype=content_type,
+                    headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}",
+                             "X-Content-Type-Options": "nosniff", "Cache-Control": "private, no-store"})
 
 
 # ====================================================================== Art. 15 register
