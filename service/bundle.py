@@ -17,6 +17,17 @@ from lxml import etree
 
 # attributes that say which tool wrote the file, not what the file means
 _STAMPS = ("exporter", "exporterVersion")
+# attributes written with the value the BPMN or DMN schema gives them anyway (a modeler may drop or add them)
+_DEFAULTS = {
+    ("decisionTable", "hitPolicy"): "UNIQUE", ("decisionTable", "preferredOrientation"): "Rule-as-Row",
+    ("decisionTable", "isCollection"): "false", ("boundaryEvent", "cancelActivity"): "true",
+    ("startEvent", "isInterrupting"): "true", ("startEvent", "parallelMultiple"): "false",
+    ("multiInstanceLoopCharacteristics", "isSequential"): "false",
+    ("multiInstanceLoopCharacteristics", "behavior"): "All", ("subProcess", "triggeredByEvent"): "false",
+    ("process", "isClosed"): "false", ("process", "processType"): "None",
+}
+_DEFAULT_ANYWHERE = {"isForCompensation": "false", "startQuantity": "1", "completionQuantity": "1",
+                     "gatewayDirection": "Unspecified", "isImmediate": None}
 _PARSER = etree.XMLParser(resolve_entities=False, no_network=True, remove_comments=True, remove_pis=True,
                           huge_tree=False)
 
@@ -31,6 +42,15 @@ def canonical(name: str, data: bytes) -> bytes:
         for attr in _STAMPS:
             root.attrib.pop(attr, None)
         for el in root.iter():
+            if not isinstance(el.tag, str):
+                continue
+            local = etree.QName(el).localname
+            for attr, value in list(el.attrib.items()):
+                if "}" in attr:
+                    continue
+                default = _DEFAULTS.get((local, attr), _DEFAULT_ANYWHERE.get(attr, ...))
+                if value == default:
+                    del el.attrib[attr]
             if len(el) and el.text is not None and not el.text.strip():
                 el.text = None  # indentation before the first child
             if el.tail is not None and not el.tail.strip():

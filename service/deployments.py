@@ -228,18 +228,20 @@ class Deployments:
     def reference_engine(self) -> ProcessEngine:
         """The engine for labels and choices on pages (channels, task names): the live version's, or, when that
         cannot be loaded, the newest version's that can (so the lists keep answering)."""
+        return self.engine(self.reference_version())
+
+    def reference_version(self) -> int:
+        """The live version, or when it cannot be loaded the newest version that can (VersionUnavailable if none)."""
         live = self.current()
-        try:
-            return self.engine(live)
-        except VersionUnavailable:
-            with self.db.session() as s:
-                ids = [d.id for d in reversed(Store(s).deployments())]
-            for version in ids:
-                try:
-                    return self.engine(version)
-                except VersionUnavailable:
-                    continue
-            raise
+        if self.problem(live) is None:
+            return live
+        with self.db.session() as s:
+            ids = [d.id for d in reversed(Store(s).deployments())]
+        for version in ids:
+            if self.problem(version) is None:
+                return version
+        self.engine(live)  # raises, naming why
+        return live
 
 
 def problem_fields(problems: list[Problem]) -> dict[str, str]:

@@ -30,18 +30,23 @@ class ReviewService:
             return [d.id for d in Store(s).deployments()]
 
     def _engine(self, version: int | None):
-        version = version or self.deployments.current()
+        """The version asked for, or the live one (when the live one cannot be loaded: the newest that can)."""
+        version = version or self.deployments.reference_version()
         return version, self.deployments.engine(version)
 
     def tables(self, principal: Principal, version: int | None = None) -> dict[str, Any]:
         """The tables of a version (default: the live one). A version whose files cannot be loaded answers with
         ``unavailable`` (why) and no tables, so the page still lists the other versions."""
         self._check(principal)
-        version = version or self.deployments.current()
+        live = self.deployments.current()
+        unavailable = None
+        if version is None:  # the live version; when it cannot be loaded, the newest that can, saying so
+            unavailable = self.deployments.problem(live)
+            version = self.deployments.reference_version() if unavailable else live
         try:
             engine = self.deployments.engine(version)
         except VersionUnavailable as exc:
-            return {"version": version, "versions": self.versions(), "live": self.deployments.current(), "tables": [],
+            return {"version": version, "versions": self.versions(), "live": live, "tables": [],
                     "unavailable": exc.message}
         items = []
         for d in engine.catalog.decisions:
@@ -52,7 +57,8 @@ class ReviewService:
                           "inputs": [c.label or c.text for c in t.inputs],
                           "outputs": [o.label or o.name for o in t.outputs],
                           "findings": len(_analysis(d).errors), "file": d.file})
-        return {"version": version, "versions": self.versions(), "live": self.deployments.current(), "tables": items}
+        return {"version": version, "versions": self.versions(), "live": live, "tables": items,
+                "unavailable": unavailable}
 
     def table(self, principal: Principal, decision_id: str, version: int | None = None) -> dict[str, Any]:
         self._check(principal)

@@ -273,12 +273,15 @@ class Store:
             # a new timer: wake the timer workers when this transaction commits
             self.s.execute(text(f"NOTIFY {TIMERS_CHANNEL}"))
 
-    def due_timer_cases(self, now: dt.datetime, limit: int) -> list[int]:
+    def due_timer_cases(self, now: dt.datetime, limit: int, skip: Sequence[int] = ()) -> list[int]:
         """Cases with a due timer, locked for this worker (FOR UPDATE SKIP LOCKED where supported). The lock is
         the case's row lock, the one every step takes first (lock_case): a timer never holds its timer rows while
-        waiting for a case that a step holds while it waits for those timer rows (a deadlock)."""
+        waiting for a case that a step holds while it waits for those timer rows (a deadlock). ``skip``: cases this
+        worker cannot run now (their version cannot be loaded)."""
         q = (select(Timer.case_id).join(Case, Case.id == Timer.case_id).where(Timer.due <= now)
              .order_by(Timer.due).limit(limit).with_for_update(of=Case, skip_locked=True))
+        if skip:
+            q = q.where(Timer.case_id.not_in(list(skip)))
         return list(dict.fromkeys(self.s.scalars(q)))
 
     def next_timer(self) -> dt.datetime | None:
