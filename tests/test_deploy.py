@@ -400,3 +400,64 @@ def test_reasons_a_case_cannot_move_are_in_chinese(services):
         assert re.search(r"[\u4e00-\u9fff]", reason) and "不存在" in reason, reason
     result = services.cases.migrate(ADMIN, [case_id, 999], v2)
     assert result["moved"] == [] and result["refused"][1]["reasons"] == ["不是其他版本上正在办理的案件"]
+
+
+# --------------------------------------------------------------------------- 7. what the modeler's draft page calls
+
+def test_a_draft_is_checked_compared_and_its_affected_cases_listed_without_deploying(services):
+    from service.deployments import check_bundle
+    from service.errors import Invalid
+
+    case_id = to_statement(services)
+    draft = ten_day_statement(services)
+    assert check_bundle(Bundle(draft)) == []
+    assert [e["id"] for e in services.owners.diff_against_live(ADMIN, draft)["elements"]] == ["Task_statement",
+                                                                                              "Timer_statement"]
+    affected = services.cases.affected_cases(ADMIN, draft)
+    [entry] = affected["movable"]
+    assert entry["id"] == case_id and affected["blocked"] == []
+    assert {(d["kind"], d["person"]) for d in entry["deadlines"] if d["changes"]} == {
+        ("task", "zhang_wei"), ("timer", "zhang_wei"), ("task", "wang_fang"), ("timer", "wang_fang")}
+    duplicate = {**draft, "processes/sanction-draft.dmn": draft["processes/sanction.dmn"]}
+    [problem] = check_bundle(Bundle(duplicate))
+    assert (problem.file, problem.where) == ("processes/sanction.dmn", "decision 'sanction'")
+    assert problem.message.startswith(DUPLICATE)
+    with pytest.raises(Invalid):
+        services.cases.affected_cases(ADMIN, duplicate)
+    assert [v["id"] for v in services.owners.versions(ADMIN)] == [1]  # nothing was deployed
+
+
+def test_the_schema_upgrade_keeps_the_newest_version_live_and_identifies_versions_canonically(tmp_path):
+    """Migration 0009: the newest version is the live one; each version's hash is its canonical content's, and a
+    version that means the same as an earlier one keeps its old hash (the earlier one is the one found)."""
+    import sqlalchemy as sa
+    from alembic import command
+    from alembic.config import Config
+
+    from service.deployments import Deployments
+    from service.store.db import MIGRATIONS, Database
+
+    db = Database(f"sqlite:///{tmp_path / 'old.db'}")
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    with db.engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0005_task_data")
+    files = Bundle.from_folders(ROOT / "processes", ROOT / "forms").files
+    reindented = {**files, "processes/sanction.dmn": files["processes/sanction.dmn"].replace(b"\n  ", b"\n    ")}
+    with db.engine.begin() as c:
+        for version, content in ((1, files), (2, reindented)):
+            c.execute(sa.text("INSERT INTO deployments (id, content_hash, created_at, created_by) "
+                              "VALUES (:id, :h, '2026-01-01 00:00:00', 'owner')"), {"id": version, "h": f"raw{version}"})
+            for name, data in content.items():
+                c.execute(sa.text("INSERT INTO deployment_files (deployment_id, name, content) VALUES (:d, :n, :c)"),
+                          {"d": version, "n": name, "c": data})
+    db.migrate()
+    deployments = Deployments(db)
+    assert deployments.current() == 2
+    with db.session() as s:
+        store = Store(s)
+        assert [(d.id, d.content_hash) for d in store.deployments()] == [(1, Bundle(files).content_hash), (2, "raw2")]
+        assert Bundle(reindented).content_hash == Bundle(files).content_hash
+    assert deployments.publish(Bundle(files), "owner").reactivated and deployments.current() == 1
+    db.dispose()
