@@ -82,8 +82,11 @@ def check_bundle(bundle: Bundle) -> list[Problem]:
 
 def load_problem(bundle: Bundle) -> Problem | None:
     """Why the engine cannot be built from these files (None when it can): the runtime's own verdict."""
+    digest = bundle.content_hash
+    if digest in _ENGINES_BY_HASH:
+        return None
     try:
-        _engine_for(bundle)
+        ProcessEngine(bundle)  # not kept: a draft checked on every save must not stay in memory
     except Exception as exc:  # noqa: BLE001 - whatever the engine refuses, the runtime would refuse
         return Problem(_file_of(exc), "", f"运行时无法加载这组文件：{_reason(exc)}")
     return None
@@ -140,6 +143,7 @@ class Deployments:
     def __init__(self, db: Database):
         self.db = db
         self._engines: dict[int, ProcessEngine] = {}
+        self._failures: dict[int, str] = {}  # versions never change: one that cannot be loaded never will
 
     # ---------------------------------------------------------------- deploying
 
@@ -206,6 +210,8 @@ class Deployments:
         engine = self._engines.get(version)
         if engine is not None:
             return engine
+        if version in self._failures:
+            raise VersionUnavailable(self._failures[version])
         with self.db.session() as s:
             files = Store(s).deployment_files(version)
         if not files:
@@ -213,7 +219,8 @@ class Deployments:
         try:
             engine = _engine_for(Bundle(files))
         except Exception as exc:  # noqa: BLE001 - only what runs on this version fails
-            raise VersionUnavailable(f"版本 v{version} 的流程文件无法加载，该版本上的操作暂不可用：{_reason(exc)}") from None
+            self._failures[version] = f"版本 v{version} 的流程文件无法加载，该版本上的操作暂不可用：{_reason(exc)}"
+            raise VersionUnavailable(self._failures[version]) from None
         self._engines[version] = engine
         return engine
 
