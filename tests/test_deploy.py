@@ -368,6 +368,8 @@ def test_moving_a_case_keeps_its_statement_deadline_or_recomputes_it_and_the_inb
     with services.db.session() as s:
         assert [e.detail["deadlines"] for e in s.scalars(select(Event).where(Event.kind == "migrated")
                                                          .order_by(Event.case_id))] == ["keep", "recompute"]
+    timeline = logged_in(app, "office_li").get(f"/cases/{recomputed}").get_data(as_text=True)
+    assert "迁移到新版本" in timeline and f"v1 → v{v2}（期限按新版本重新计算）" in timeline
     # the timers do what the inbox says: 8 days on, only the kept period has lapsed
     eight_days = min(opened[kept][1]) + dt.timedelta(days=1)
     assert services.cases.fire_due_timers(now=eight_days) == 2
