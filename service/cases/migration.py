@@ -60,15 +60,17 @@ class MigrationService(CaseServiceBase):
                 if not wanted(row):
                     continue
                 wf = old.restore(store.state(row.id))
-                reasons = self._blockers(old, new, wf)
+                if self._personless(wf):
+                    reasons, deadlines = [PERSONLESS], []
+                else:
+                    reasons, deadlines = old.migration_check(wf, new)
                 entry = {"id": row.id, "subject": row.subject, "stage": row.stage, "reasons": reasons}
                 if reasons:
                     blocked.append(entry)
                     continue
                 entry["deadlines"] = [{**d, "now": iso(d["now"]), "keep": iso(d["keep"]),
                                        "recompute": iso(d["recompute"]),
-                                       "changes": d["keep"] != d["recompute"]}
-                                      for d in old.migration_deadlines(old.restore(store.state(row.id)), new)]
+                                       "changes": d["keep"] != d["recompute"]} for d in deadlines]
                 movable.append(entry)
         return {"movable": movable, "blocked": blocked}
 
@@ -106,8 +108,8 @@ class MigrationService(CaseServiceBase):
         return {"moved": moved, "refused": refused}
 
     @staticmethod
-    def _blockers(old: ProcessEngine, new: ProcessEngine, wf) -> list[str]:
-        registered = wf.data.get("register") is True
-        if registered and not isinstance(wf.data.get("respondents"), list):
-            return [PERSONLESS]
-        return old.migration_blockers(wf, new)
+    def _personless(wf) -> bool:
+        return wf.data.get("register") is True and not isinstance(wf.data.get("respondents"), list)
+
+    def _blockers(self, old: ProcessEngine, new: ProcessEngine, wf) -> list[str]:
+        return [PERSONLESS] if self._personless(wf) else old.migration_blockers(wf, new)

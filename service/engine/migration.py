@@ -77,18 +77,26 @@ def removed_steps(source: "ProcessEngine", case: Case, target: "ProcessEngine") 
 def blockers(source: "ProcessEngine", case: Case, target: "ProcessEngine") -> list[str]:
     """Why the case cannot move (in Chinese); empty when it can. A trial move must leave the case waiting in the
     same steps, for the same persons, as before."""
+    return assess(source, case, target, with_deadlines=False)[0]
+
+
+def assess(source: "ProcessEngine", case: Case, target: "ProcessEngine", *,
+           with_deadlines: bool = True) -> tuple[list[str], list[dict[str, Any]]]:
+    """(why the case cannot move, its deadlines as :func:`deadlines` gives them) with as few trial moves as can be."""
     reasons = removed_steps(source, case, target)
     if reasons:
-        return reasons
+        return reasons, []
     try:
-        moved = migrate(source, _copy(source, case), target)
+        kept = migrate(source, _copy(source, case), target)
     except Exception as exc:  # noqa: BLE001 - any failure of the trial is a reason not to move
-        return [f"试迁移时新版本无法继续办理此案件：{_first_line(exc)}"]
-    before, after = _steps(source, case), _steps(target, moved)
+        return [f"试迁移时新版本无法继续办理此案件：{_first_line(exc)}"], []
+    before, after = _steps(source, case), _steps(target, kept)
     if before != after:
         return [f"迁移后案件等待的环节会改变（迁移前：{'、'.join(before) or '无'}；迁移后：{'、'.join(after) or '无'}）："
-                f"请在当前环节办完后再迁移"]
-    return []
+                f"请在当前环节办完后再迁移"], []
+    if not with_deadlines:
+        return [], []
+    return [], _deadlines(source, case, target, kept, migrate(source, _copy(source, case), target, recompute=True))
 
 
 def _steps(engine: "ProcessEngine", case: Case) -> list[str]:
@@ -147,7 +155,11 @@ def deadlines(source: "ProcessEngine", case: Case, target: "ProcessEngine") -> l
     the due dates: ``[{"kind": "timer"|"task", "name", "title", "person", "now", "keep", "recompute"}]``
     (datetimes; None where there is none)."""
     kept = migrate(source, _copy(source, case), target)
-    recomputed = migrate(source, _copy(source, case), target, recompute=True)
+    return _deadlines(source, case, target, kept, migrate(source, _copy(source, case), target, recompute=True))
+
+
+def _deadlines(source: "ProcessEngine", case: Case, target: "ProcessEngine", kept: Case,
+               recomputed: Case) -> list[dict[str, Any]]:
     rows = []
     persons = _timer_persons(source, case)
     now_t = {t.task_id: t for t in source.pending_timers(case)}
@@ -186,4 +198,4 @@ def _first_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else exc.__class__.__name__
 
 
-__all__ = ["blockers", "deadlines", "migrate", "removed_steps"]
+__all__ = ["assess", "blockers", "deadlines", "migrate", "removed_steps"]

@@ -237,6 +237,11 @@ class ProcessEngine:
         from . import migration
         return migration.deadlines(self, case, target)
 
+    def migration_check(self, case: Case, target: "ProcessEngine") -> tuple[list[str], list[dict[str, Any]]]:
+        """(migration_blockers, migration_deadlines) at once, with as few trial moves as can be."""
+        from . import migration
+        return migration.assess(self, case, target)
+
     # ---------------------------------------------------------------- persistence
 
     def serialize(self, case: Case) -> str:
