@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import io
 import os
 import re
 import shutil
@@ -23,12 +24,12 @@ from sqlalchemy import select
 from service.auth import Principal
 from service.bundle import Bundle, canonical
 from service.cli import main as cli
+from service.errors import Invalid
 from service.store.models import Case, DeploymentActivation, Event, Task, Timer
 from service.store.repository import Store
 from service.web import create_app
 from tests.databases import PASSWORD
-from tests.test_owners import ADMIN, CONCLUSION, INTAKE, OFFICE, REVIEWER, STATEMENT_TIMER, edited, hear, step, \
-    to_conclusion, to_statement
+from tests.test_owners import ADMIN, INTAKE, OFFICE, REVIEWER, STATEMENT_TIMER, edited, step, to_statement
 
 ROOT = Path(__file__).resolve().parent.parent
 DUPLICATE = "决策 id“sanction”在 sanction-draft.dmn 和 sanction.dmn 中都有定义"
@@ -91,7 +92,8 @@ def every_page_answers(app, services, case_id: int) -> None:
 
 # --------------------------------------------------------------------------- 1. the duplicate-id table set
 
-def test_the_duplicate_id_table_set_is_refused_everywhere_and_every_page_keeps_answering(services, app, tmp_path):
+def test_the_duplicate_id_table_set_is_refused_everywhere_and_every_page_keeps_answering(services, app, tmp_path,
+                                                                                       monkeypatch):
     folder = draft_folder(tmp_path)
     case_id = to_statement(services)
     # `accountability validate` on the folder
@@ -100,7 +102,7 @@ def test_the_duplicate_id_table_set_is_refused_everywhere_and_every_page_keeps_a
     # the upload on /processes: refused, in Chinese, naming file and element; nothing deployed
     admin = logged_in(app)
     draft = (folder / "processes" / "sanction-draft.dmn").read_bytes()
-    response = admin.post("/processes/upload", data={"files": [(__import__("io").BytesIO(draft), "sanction-draft.dmn")]},
+    response = admin.post("/processes/upload", data={"files": [(io.BytesIO(draft), "sanction-draft.dmn")]},
                           content_type="multipart/form-data")
     page = response.get_data(as_text=True)
     assert response.status_code == 422
@@ -111,12 +113,9 @@ def test_the_duplicate_id_table_set_is_refused_everywhere_and_every_page_keeps_a
            "ACCOUNTABILITY_FORMS": str(folder / "forms")}
     result = CliRunner().invoke(cli, ["deploy"], env=env)
     assert result.exit_code == 1 and DUPLICATE in result.output and "not deployed" in result.output
-    os.environ.update({k: v for k, v in env.items() if k != "DATABASE_URL"})
-    try:
-        response = admin.post("/processes/deploy")
-    finally:
-        for k in ("ACCOUNTABILITY_PROCESSES", "ACCOUNTABILITY_FORMS"):
-            os.environ.pop(k)
+    monkeypatch.setenv("ACCOUNTABILITY_PROCESSES", env["ACCOUNTABILITY_PROCESSES"])
+    monkeypatch.setenv("ACCOUNTABILITY_FORMS", env["ACCOUNTABILITY_FORMS"])
+    response = admin.post("/processes/deploy")
     assert response.status_code == 422 and DUPLICATE in response.get_data(as_text=True)
     assert [v["id"] for v in services.owners.versions(ADMIN)] == [1]
     every_page_answers(app, services, case_id)
@@ -124,11 +123,11 @@ def test_the_duplicate_id_table_set_is_refused_everywhere_and_every_page_keeps_a
 
 def test_a_table_whose_file_fails_to_load_is_refused_with_its_reason(services):
     broken = edited(services, **{"processes/sanction.dmn": ('<text>"minor"</text>', '<text>minor ==</text>')})
-    with pytest.raises(Exception) as err:
+    with pytest.raises(Invalid) as err:
         services.owners.upload(ADMIN, {"sanction.dmn": broken["processes/sanction.dmn"]})
     assert any(k.startswith("processes/sanction.dmn") for k in err.value.fields)
     overlapping = edited(services, **{"processes/sanction.dmn": ('<text>"light"</text>', '<text>"minor"</text>')})
-    with pytest.raises(Exception) as err:
+    with pytest.raises(Invalid) as err:
         services.owners.upload(ADMIN, {"sanction.dmn": overlapping["processes/sanction.dmn"]})
     assert any("sanction" in k and "行" in v for k, v in err.value.fields.items())  # the analysis names the rows
     assert [v["id"] for v in services.owners.versions(ADMIN)] == [1]
@@ -408,7 +407,6 @@ def test_reasons_a_case_cannot_move_are_in_chinese(services):
 
 def test_a_draft_is_checked_compared_and_its_affected_cases_listed_without_deploying(services):
     from service.deployments import check_bundle
-    from service.errors import Invalid
 
     case_id = to_statement(services)
     draft = ten_day_statement(services)
