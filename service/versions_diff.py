@@ -5,7 +5,7 @@ returns plain data (JSON-ready), so pages, the CLI and the modeler's draft page 
 
 * ``elements``: each BPMN element added, removed or changed; a changed one lists every changed attribute,
   expression, script, timer or property as ``{"field", "label", "before", "after"}`` (e.g. the statement
-  timer's ``timeDuration`` ``"P7D"`` → ``"P10D"``, a user task's ``camunda:dueDate`` ``P7D`` → ``P10D``);
+  timer's ``timeDuration`` ``P7D`` → ``P10D``, a user task's ``camunda:dueDate`` ``P7D`` → ``P10D``);
 * ``rules``: each decision rule added, removed or changed, with all its cells before and after, the columns
   that changed, and the annotation before and after;
 * ``tables``: changes to a table itself (hit policy, columns, allowed values, name);
