@@ -174,6 +174,8 @@ TABLE: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/processes/upload"): {"kind": "global", "form": {}, "expect": admin_only(422)},
     ("POST", "/processes/deploy"): {"kind": "global", "form": {}, "expect": admin_only((302, 422))},
     ("POST", "/processes/scenarios"): {"kind": "global", "form": {"version": "1"}, "expect": admin_only()},
+    ("POST", "/processes/<int:version>/activate"): {"kind": "global", "args": {"version": 1}, "form": {},
+                                                    "expect": admin_only(302)},
     ("GET", "/report"): {"kind": "global", "expect": every(200)},
     ("POST", "/report"): {"kind": "global", "form": {"summary": ""}, "expect": every(422)},
     ("GET", "/report/receipt"): {"kind": "global", "expect": every(302)},

@@ -159,6 +159,9 @@ ATTEMPTS: dict[str, list[Attempt]] = {
     "/processes/edit/<int:draft_id>/form-problems": [
         Attempt("admin", lambda w: f"/processes/edit/{w['draft']}/form-problems", lambda w: {},
                 lambda w: f"/processes/edit/{w['draft']}", (422,))],
+    # version 1 is live already: the control goes through and says so (roll-backs themselves: tests/test_deploy.py)
+    "/processes/<int:version>/activate": [Attempt("admin", lambda w: "/processes/1/activate", lambda w: {},
+                                                  lambda w: "/processes", (302,))],
 }
 
 
@@ -197,7 +200,7 @@ def test_a_form_post_without_a_valid_token_is_400_and_changes_nothing(site, rule
                                content_type="multipart/form-data" if attempt.files else None)
         assert response.status_code in attempt.ok, (rule, response.status_code)
         if rule not in ("/report/status", "/decisions/<decision_id>", "/processes/scenarios", "/processes/deploy",
-                        "/processes/upload", "/processes/migrate",
+                        "/processes/upload", "/processes/migrate", "/processes/<int:version>/activate",
                         "/processes/edit/<int:draft_id>/deploy", "/processes/edit/<int:draft_id>/save",
                         "/processes/edit/<int:draft_id>/form-problems"):
             assert changed(before, rows(services)), f"{rule}: the control changed nothing"

@@ -9,6 +9,7 @@ from ..auth import Principal
 from ..decisions import DecisionError
 from ..decisions.feel import to_json
 from ..documents import DocumentError
+from ..deployments import VersionUnavailable
 from ..engine import EngineError, ProcessEngine, TaskNotOpen
 from ..engine import Case as WorkflowCase
 from ..errors import Conflict, Invalid, NotFound
@@ -158,13 +159,18 @@ class TaskService(CaseServiceBase):
         """Fire due timers, one case per transaction; safe to run in several workers at once."""
         now = now or self.clock()
         fired = 0
+        unavailable: list[int] = []  # cases whose version cannot be loaded: the others' timers still fire
         for _ in range(limit):
             with self._write() as store:
-                case_ids = store.due_timer_cases(now, limit=1)
+                case_ids = store.due_timer_cases(now, limit=1, skip=unavailable)
                 if not case_ids:
                     break
                 row = store.lock_case(case_ids[0])  # held already: this re-reads the case and its tasks fresh
-                engine = self.deployments.engine(row.deployment_id)
+                try:
+                    engine = self.deployments.engine(row.deployment_id)
+                except VersionUnavailable:
+                    unavailable.append(row.id)
+                    continue
                 wf = engine.restore(store.state(row.id))
                 try:
                     step = engine.fire_due_timers(wf, now)

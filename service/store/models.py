@@ -77,6 +77,20 @@ class Deployment(Base):
     files: Mapped[list["DeploymentFile"]] = relationship(cascade="all, delete-orphan", lazy="raise")
 
 
+class DeploymentActivation(Base):
+    """A version made the live one (the one new cases start on): by a deploy, or by an owner rolling back.
+    The live version is the one of the newest row; the rows are the audit trail of who switched when."""
+
+    __tablename__ = "deployment_activations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    deployment_id: Mapped[int] = mapped_column(ForeignKey("deployments.id", ondelete="CASCADE"), index=True)
+    previous_id: Mapped[int | None] = mapped_column(Integer)  # the version that was live before
+    at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    by: Mapped[str | None] = mapped_column(String(64))
+    how: Mapped[str] = mapped_column(String(16), default="deploy")  # deploy | rollback | redeploy
+
+
 class DeploymentFile(Base):
     __tablename__ = "deployment_files"
 

@@ -13,6 +13,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 
 from ..auth import ROLE_NAMES, Principal, verify_password
+from ..deployments import VersionUnavailable
 from ..errors import Conflict, Forbidden, Invalid, NotFound, ServiceError, TooManyAttempts, Unauthenticated
 from ..store.repository import Store
 from . import csv_response, limiter, page_arg, services
@@ -26,7 +27,7 @@ LANGUAGES = {"zh_CN": "中文", "en": "English"}
 def channels() -> dict[str, str]:
     """Channel codes and their labels, from the deployed intake form (owners edit them there)."""
     deployments = services().deployments
-    schema = deployments.engine(deployments.current()).forms.schema("intake")
+    schema = deployments.reference_engine().forms.schema("intake")  # the live version's, or the newest loadable
     return {c["const"]: c.get("title", c["const"]) for c in schema["properties"]["channel"].get("oneOf", [])}
 
 
@@ -108,7 +109,7 @@ def inbox():
     for t in personal + group:
         t["due_state"] = _due_state(t)
     deployments = services().deployments
-    task_names = deployments.engine(deployments.current()).user_task_titles()
+    task_names = deployments.reference_engine().user_task_titles()
     return render_template("inbox.html", personal=personal, group=group, group_page=group_page,
                            filters=request.args, task_names=task_names, channels=channels(), sort=sort,
                            people=officers())
@@ -618,6 +619,8 @@ def report():
             except Invalid as exc:
                 errors = {k.replace(".", "_") if k.startswith("reporter") else (k or "_form"): v
                           for k, v in exc.fields.items()} or {"_form": exc.message}
+            except VersionUnavailable:  # what was typed stays in the form
+                errors = {"_form": _("暂时无法受理举报：系统正在更新办案流程。您填写的内容已保留，请稍后再提交。")}
             finally:
                 _submissions.done(token, code)
             if code:
