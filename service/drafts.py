@@ -16,13 +16,14 @@ from .auth import ROLE_NAMES, Principal
 from .bundle import Bundle
 from .cases import CaseService
 from .decisions import DmnLoadError, load_bytes
-from .deployments import Deployments, check_bundle, deployed_dir
+from .deployments import Deployments, DeployOutcome, check_bundle, deployed_dir
 from .engine import ROLES, EngineError, ProcessEngine
 from .errors import Conflict, Forbidden, Invalid, NotFound
 from .forms import check_schema
 from .store.db import Database
 from .store.process_drafts import DEPLOYED, DISCARDED, OPEN, DraftStore, ProcessDraft
 from .store.repository import Store
+from .versions_diff import diff_files
 
 MAX_FILE_BYTES = 2 * 1024 * 1024  # one diagram, table or form; the shipped diagram is about 150 KB
 MAX_FILES = 200
@@ -40,6 +41,9 @@ def editable_name(name: str) -> bool:
 
 
 class DraftService:
+    """The drafts' use cases. Validation, the diff and the migration check are the owners' own functions
+    (``check_bundle``, ``versions_diff.diff_files``, ``CaseService.affected_cases``), run on the draft's files."""
+
     def __init__(self, db: Database, deployments: Deployments, cases: CaseService):
         self.db = db
         self.deployments = deployments
@@ -189,16 +193,15 @@ class DraftService:
         with self.db.session() as s:
             live_files = Store(s).deployment_files(live)
         result["diff"] = diff_files(live_files, files)
-        engine = None
         if not result["problems"]:
             try:
                 engine = ProcessEngine(bundle)
-            except EngineError as exc:
+            except EngineError as exc:  # check_bundle loads the files as the runtime does: a safety net only
                 result["problems"].append({"file": "", "element": "", "target": "", "message": str(exc),
                                            "line": None})
-        if engine is not None:
-            result["scenarios"] = self._scenarios(engine)
-            result["cases"] = self._affected_cases(live, engine, result["diff"])
+            else:
+                result["scenarios"] = self._scenarios(engine)
+                result["cases"] = self._affected_cases(principal, live, files, result["diff"])
         with self._write() as store:
             draft = DraftStore(store.s).get(draft_id, for_update=True)
             if draft is not None and draft.status == OPEN and draft.revision == revision:
@@ -206,10 +209,10 @@ class DraftService:
         return result
 
     def deploy(self, principal: Principal, draft_id: int, revision: int, *,
-               accept_failed_scenarios: bool = False) -> tuple[int, bool]:
+               accept_failed_scenarios: bool = False) -> DeployOutcome:
         """Deploy the draft as the live version: only the revision that was checked, with no problem, on the version
         that is still live, and with every scenario passing unless the owner accepts the failures they have read.
-        Returns (version, created)."""
+        Returns what the deploy did (a new version, an earlier one live again, or nothing: the same as the live)."""
         self._check_owner(principal)
         with self.db.session() as s:
             draft = DraftStore(s).get(draft_id)
@@ -232,13 +235,13 @@ class DraftService:
         if failed and not accept_failed_scenarios:
             raise Invalid("scenarios failed", {"scenarios": f"有 {len(failed)} 个场景测试未通过；确认这些结果的变化是有意的"
                                                             f"（勾选确认）后才能部署。"})
-        version, created = self.deployments.deploy(Bundle(files), by=principal.username)
+        outcome = self.deployments.publish(Bundle(files), by=principal.username)
         with self._write() as store:
             draft = self._open_for_update(DraftStore(store.s), draft_id)
-            draft.status, draft.deployed_version = DEPLOYED, version
-            store.log(None, principal.username, "draft_deployed", draft=draft_id, version=version, created=created,
-                      failed_scenarios_accepted=failed)
-        return version, created
+            draft.status, draft.deployed_version = DEPLOYED, outcome.version
+            store.log(None, principal.username, "draft_deployed", draft=draft_id, version=outcome.version,
+                      created=outcome.created, reactivated=outcome.reactivated, failed_scenarios_accepted=failed)
+        return outcome
 
     # ---------------------------------------------------------------- parts
 
@@ -271,25 +274,23 @@ class DraftService:
         passed = sum(r["passed"] for r in results)
         return {"error": None, "results": results, "passed": passed, "failed": len(results) - passed}
 
-    def _affected_cases(self, live: int, engine: ProcessEngine, diff: dict[str, Any]) -> list[dict[str, Any]]:
-        """Every open case on the live version: whether it could move to the draft and at which changed elements it
-        waits now (open tasks and pending timers)."""
+    def _affected_cases(self, principal: Principal, live: int, files: dict[str, bytes],
+                        diff: dict[str, Any]) -> list[dict[str, Any]]:
+        """Every open case on the live version: whether it could move to the draft (with the reasons, or its
+        deadlines kept and recomputed) and at which changed elements it waits now (open tasks, pending timers)."""
+        check = self.cases.affected_cases(principal, files)
         changed = {e["id"] for e in diff["elements"] if e.get("id")}
         old = self.deployments.engine(live)
         out = []
         with self.db.session() as s:
             store = Store(s)
-            rows = store.cases(filters={"status": "open"}, visible_to_subject=None, page=1, per_page=10_000).items
-            for row in rows:
-                if row.deployment_id != live:
-                    continue
-                wf = old.restore(store.state(row.id))
-                reasons = CaseService._blockers(old, engine, wf)
-                waits = {t.name: t.title for t in old.open_tasks(wf)}
-                waits.update({t.name: t.title for t in old.pending_timers(wf)})
-                out.append({"id": row.id, "subject": row.subject, "stage": row.stage, "movable": not reasons,
-                            "reasons": reasons,
-                            "touched": sorted(f"{title}（{eid}）" for eid, title in waits.items() if eid in changed)})
+            for movable, entries in ((True, check["movable"]), (False, check["blocked"])):
+                for entry in entries:
+                    wf = old.restore(store.state(entry["id"]))
+                    waits = {t.name: t.title for t in old.open_tasks(wf)}
+                    waits.update({t.name: t.title for t in old.pending_timers(wf)})
+                    out.append({**entry, "movable": movable, "reasons": entry.get("reasons") or [],
+                                "touched": sorted(f"{title}（{eid}）" for eid, title in waits.items() if eid in changed)})
         out.sort(key=lambda c: (not c["touched"], c["id"]))
         return out
 
@@ -309,31 +310,6 @@ def problem_target(file: str, where: str) -> str:
         if found:
             return found.group(1)
     return ""
-
-
-def diff_files(old: dict[str, bytes], new: dict[str, bytes]) -> dict[str, Any]:
-    """What changed from one file set to another, before and after (the owners' diff, on file sets)."""
-    try:
-        from .versions_diff import diff_files as rich_diff
-    except ImportError:  # before the richer diff of service/versions_diff.py is merged
-        rich_diff = None
-    if rich_diff is not None:
-        return rich_diff(old, new)
-    from .owners import _diff_bpmn, _diff_dmn
-    a = {n: c.decode("utf-8", "replace") for n, c in old.items()}
-    b = {n: c.decode("utf-8", "replace") for n, c in new.items()}
-    result: dict[str, Any] = {"files_added": sorted(set(b) - set(a)), "files_removed": sorted(set(a) - set(b)),
-                              "elements": [], "rules": [], "tables": [], "forms": [], "layout": []}
-    for name in sorted(set(a) | set(b)):
-        try:
-            if name.endswith(".bpmn"):
-                result["elements"] += _diff_bpmn(name, a.get(name), b.get(name))
-            elif name.endswith(".dmn"):
-                result["rules"] += _diff_dmn(name, a.get(name), b.get(name))
-        except Exception as exc:  # noqa: BLE001 - a draft may hold a file that does not parse: say so, never a 500
-            result["elements"].append({"file": name, "id": "", "name": "", "kind": "", "change": "changed",
-                                       "detail": f"无法比较：{type(exc).__name__}"})
-    return result
 
 
 def form_problems(text: str) -> list[dict[str, Any]]:

@@ -128,8 +128,10 @@ def test_the_loop_save_check_deploy_lists_the_touched_cases_and_scenarios(servic
     assert '"第十二条第（二）项"' in rule["before"] and '"第十二条第（二）项（政策：修订）"' in rule["after"]
     (case,) = check["cases"]
     assert case["id"] == case_id and case["touched"] == ["陈述期限届满（Timer_statement）"]
-    # the case waits in the per-person hearing: moving it now would lose the parts done (the engine's rule)
-    assert case["movable"] is False and "中途迁移" in " ".join(case["reasons"])
+    # it could move; its statement timer kept as it is, or recomputed from the hearing's start under P10D
+    assert case["movable"] is True and case["reasons"] == []
+    (timer,) = [d for d in case["deadlines"] if d["name"] == "Timer_statement"]
+    assert timer["changes"] is True and timer["keep"] == timer["now"] != timer["recompute"]
     # a save after the check makes it stale: deploy needs a new check
     stale = drafts.save(ADMIN, draft_id, revision, {SANCTION: sanction.replace("修订", "修订二")})
     with pytest.raises(Invalid, match="not checked"):
@@ -137,8 +139,8 @@ def test_the_loop_save_check_deploy_lists_the_touched_cases_and_scenarios(servic
     with pytest.raises(Conflict):
         drafts.deploy(ADMIN, draft_id, revision)
     drafts.check(ADMIN, draft_id)
-    version, created = drafts.deploy(ADMIN, draft_id, stale)
-    assert created and version == live + 1 and services.deployments.current() == version
+    outcome = drafts.deploy(ADMIN, draft_id, stale)
+    assert outcome.created and outcome.version == live + 1 and services.deployments.current() == outcome.version
     assert services.cases.get_case(OFFICE, case_id)["deployment"] == live  # open cases stay until moved
     assert drafts.draft(ADMIN, draft_id)["status"] == "deployed"
     assert drafts.drafts(ADMIN) == []
@@ -162,8 +164,24 @@ def test_failing_scenarios_deploy_only_when_the_owner_accepts_them(services, dra
     assert failed["name"] == "陈述期限届满" and "Task_vote" in " ".join(failed["failures"])
     with pytest.raises(Invalid, match="scenarios failed"):
         drafts.deploy(ADMIN, draft_id, revision)
-    version, created = drafts.deploy(ADMIN, draft_id, revision, accept_failed_scenarios=True)
-    assert created and services.deployments.current() == version
+    outcome = drafts.deploy(ADMIN, draft_id, revision, accept_failed_scenarios=True)
+    assert outcome.created and services.deployments.current() == outcome.version
+
+
+def test_a_draft_that_restores_an_earlier_version_makes_it_live_again(services, drafts):
+    live = services.deployments.current()
+    first = drafts.create(ADMIN)
+    original = _text(drafts, first, BPMN)
+    drafts.save(ADMIN, first, 1, {BPMN: original.replace(">P7D</bpmn:timeDuration>", ">P10D</bpmn:timeDuration>")})
+    drafts.check(ADMIN, first)
+    assert drafts.deploy(ADMIN, first, 2).version == live + 1
+    # the owner takes the change back in a new draft: the same content as v1, which is live again, no v3
+    second = drafts.create(ADMIN)
+    drafts.save(ADMIN, second, 1, {BPMN: original})
+    assert drafts.check(ADMIN, second)["diff"]["elements"][0]["changes"][0]["after"] == "P7D"
+    outcome = drafts.deploy(ADMIN, second, 2)
+    assert (outcome.version, outcome.created, outcome.reactivated, outcome.previous) == (live, False, True, live + 1)
+    assert services.deployments.current() == live
 
 
 def test_a_discarded_draft_is_gone_from_the_list_and_cannot_be_saved(drafts):

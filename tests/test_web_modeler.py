@@ -178,7 +178,8 @@ def test_an_owner_edits_checks_deploys_and_rolls_back_in_the_browser(site, page,
     expect(rule.locator("tr.after .cell-changed")).to_have_text('"第十二条第（二）项（政策：修订）"')
     case_row = page.locator("tr", has=page.get_by_role("link", name=f"#{case_id}"))
     expect(case_row).to_contain_text("陈述期限届满（Timer_statement）")
-    expect(case_row).to_contain_text("不能迁移")
+    expect(case_row).to_contain_text("可以迁移")
+    expect(case_row).to_contain_text("重新计算")  # the statement deadline, kept or recomputed under P10D
     axe(page)
     page.screenshot(path=str(artifacts / "modeler-check-diff.png"), full_page=True)
 
@@ -194,10 +195,21 @@ def test_an_owner_edits_checks_deploys_and_rolls_back_in_the_browser(site, page,
     files = services.owners.files(ADMIN, live + 1)
     assert ">P10D</bpmn:timeDuration>" in files["processes/accountability_case.bpmn"]
     assert '"第十二条第（二）项（政策：修订）"' in files["processes/sanction.dmn"]
-    axe(page)
-    # the draft is gone from the list
+    axe(page)  # the page to move open cases, where the deploy leads
     page.goto(f"{base}/processes/edit")
-    expect(page.locator("body")).not_to_contain_text(f"草稿 #{draft_id}")
+    expect(page.locator("body")).not_to_contain_text(f"草稿 #{draft_id}")  # the deployed draft is gone
+
+    # 5. roll back: the earlier version is live again; no case moved, nothing of the draft left behind
+    page.goto(f"{base}/processes")
+    row = page.locator(f"#version-{live}")
+    row.locator("summary").click()
+    row.get_by_role("button", name=f"确认把 v{live} 设为现行版本").click()
+    expect(page.locator(".flash-success")).to_contain_text(f"已把 v{live} 设为现行版本（此前是 v{live + 1}）")
+    assert services.deployments.current() == live
+    assert services.cases.get_case(OFFICE, case_id)["deployment"] == live
+    expect(page.locator(f"#version-{live}")).to_contain_text("现行")
+    axe(page)
+    page.screenshot(path=str(artifacts / "modeler-rolled-back.png"), full_page=True)
     assert page.errors == []  # type: ignore[attr-defined]
 
 

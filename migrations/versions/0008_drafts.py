@@ -1,7 +1,7 @@
 """drafts of the process files edited in the browser (/processes/edit), kept apart from the deployments
 
 Revision ID: 0008_drafts
-Revises: 0005_task_data
+Revises: 0009_versions
 Create Date: 2026-11-26
 """
 from alembic import op
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
 revision = '0008_drafts'
-down_revision = '0005_task_data'
+down_revision = '0009_versions'
 branch_labels = None
 depends_on = None
 

@@ -188,19 +188,23 @@ def deploy(draft_id: int):
         revision = -1
     live = services().deployments.current()
     try:
-        version, created = _drafts().deploy(principal(), draft_id, revision,
-                                            accept_failed_scenarios=request.form.get("accept_failed") == "yes")
+        outcome = _drafts().deploy(principal(), draft_id, revision,
+                                   accept_failed_scenarios=request.form.get("accept_failed") == "yes")
     except (Invalid, Conflict) as exc:
         errors = exc.fields or {"check": exc.message}
         return render_template("modeler_check.html", draft=_draft_or_404(draft_id), check=draft["check"],
                                errors=errors), exc.status
     except NotFound:
         abort(404)
-    if not created:
-        flash(_("草稿与已有的版本 v%(v)s 相同，没有新建版本。", v=version), "success")
-        return redirect(url_for("owners.versions"))
-    flash(_("已部署版本 v%(v)s。正在办理的案件仍在原版本上，可在下面选择迁移。", v=version), "success")
-    return redirect(url_for("owners.migrate", source=live, target=version))
+    if outcome.reactivated:
+        flash(_("草稿与已部署的 v%(v)s 内容相同：已把 v%(v)s 重新设为现行版本（此前是 v%(prev)s），没有新建版本。",
+                v=outcome.version, prev=outcome.previous), "success")
+    elif not outcome.created:
+        flash(_("草稿与现行版本 v%(v)s 内容相同，没有变化。", v=outcome.version), "success")
+    else:
+        flash(_("已部署版本 v%(v)s。正在办理的案件仍在原版本上，可在下面选择迁移。", v=outcome.version), "success")
+        return redirect(url_for("owners.migrate", source=live, target=outcome.version))
+    return redirect(url_for("owners.versions"))
 
 
 @modeler.post("/<int:draft_id>/discard")
