@@ -30,7 +30,8 @@ INTAKE_ONLY = """- name: 检查发现：进入立案审查
 
 @pytest.fixture(scope="module")
 def site(sqlite_template, tmp_path_factory):
-    if not BUNDLE.is_file():  # `make install` builds it; a checkout where only `npm ci` ran builds it here
+    sources = [p.stat().st_mtime for p in (ROOT / "service" / "web" / "assets").glob("*.js")]
+    if not BUNDLE.is_file() or BUNDLE.stat().st_mtime < max(sources):  # `make install` builds it; else here
         subprocess.run(["npm", "run", "--silent", "build"], cwd=ROOT, check=True)
     scenarios = tmp_path_factory.mktemp("scenarios")
     (scenarios / "owner.yaml").write_text(INTAKE_ONLY + EXPIRY, encoding="utf-8")
