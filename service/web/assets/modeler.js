@@ -67,9 +67,10 @@ function markBpmnProblems(entry, name) {
     const note = document.createElement("div");
     note.className = "problem-note";
     note.setAttribute("role", "note");
-    note.textContent = p.message.length > 90 ? p.message.slice(0, 88) + "…" : p.message;
+    note.textContent = p.message.length > 140 ? p.message.slice(0, 138) + "…" : p.message;
     note.title = p.message;
-    overlays.add(element, "problem", { position: { bottom: -6, left: 0 }, html: note });
+    // above the element: the context pad of a selected element opens to its right and below
+    overlays.add(element, "problem", { position: { top: -6, left: -8 }, html: note });
   });
 }
 
