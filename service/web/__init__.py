@@ -156,9 +156,11 @@ def create_app(database_url: str | None = None, *, services: Services | None = N
     from .pages import pages
     from .owners import owners
     from .reviewers import reviewers
+    from .modeler import modeler
     app.register_blueprint(api)
     app.register_blueprint(reviewers)
     app.register_blueprint(owners)
+    app.register_blueprint(modeler)  # the in-browser modeler and its drafts (/processes/edit)
     csrf.exempt(api)  # the API authenticates every request with HTTP Basic: no cookies, no CSRF
     app.register_blueprint(pages)
 

@@ -7,7 +7,7 @@
   fetch(el.dataset.src, { credentials: "same-origin" })
     .then(function (r) { return r.json(); })
     .then(function (data) {
-      var viewer = new window.BpmnJS({ container: el });
+      var viewer = new window.BpmnJS({ container: el, additionalModules: window.BpmnI18n ? [window.BpmnI18n.module] : [] });
       return viewer.importXML(data.xml).then(function () {
         var canvas = viewer.get("canvas");
         var registry = viewer.get("elementRegistry");
