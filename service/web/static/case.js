@@ -46,12 +46,15 @@
           if (from && to && done.indexOf(from) >= 0 && reached[to]) { canvas.addMarker(flow.id, "flow-done"); }
         });
 
+        var fitted = 1;
         function fit() {
           canvas.zoom("fit-viewport", "auto");
-          el.dataset.zoom = String(canvas.zoom());
+          fitted = canvas.zoom();
+          el.dataset.zoom = String(fitted);
         }
         function zoomBy(factor) {
-          var scale = Math.min(4, Math.max(0.2, canvas.zoom() * factor));
+          // never smaller than half the fitted size: a wide procedure fits below 0.2, and zooming out must still work
+          var scale = Math.min(4, Math.max(Math.min(0.2, fitted / 2), canvas.zoom() * factor));
           canvas.zoom(scale);
           el.dataset.zoom = String(canvas.zoom());
         }
