@@ -120,7 +120,7 @@ class Statistics:
     # ------------------------------------------------------------------ persons
     def person_outcomes(self, f: CaseFilter) -> list[tuple[str, int]]:
         """Respondents by where their own outcome stands: decided and served, decided and awaiting service,
-        revoked on appeal, or not yet decided."""
+        revoked on appeal, not registered, or not yet decided."""
         o = CasePerson.outcome
         served = CasePerson.served_on.is_not(None)
         bucket = case(
@@ -129,9 +129,11 @@ class Statistics:
             (CasePerson.established.is_(True), "liable_unserved"),
             (and_(served, o["exempt"].as_boolean().is_(True)), "exempt"),
             (served, "not_liable"),
+            (and_(Case.status == "closed", o["liable"].as_boolean().is_(None)), "not_registered"),
             else_="pending")
-        rows = self.s.execute(select(bucket, func.count()).where(CasePerson.case_id.in_(self._case_ids(f)))
-                              .group_by(bucket))
+        rows = self.s.execute(select(bucket, func.count()).select_from(CasePerson)
+                              .join(Case, Case.id == CasePerson.case_id)
+                              .where(CasePerson.case_id.in_(self._case_ids(f))).group_by(bucket))
         return [(b, n) for b, n in rows]
 
     def by_tier(self, f: CaseFilter) -> list[tuple[int | None, int, int]]:
