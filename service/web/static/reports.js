@@ -82,7 +82,16 @@
     if (button) { button.addEventListener("click", function () { window.print(); }); }
   });
 
-  function resizeAll() { charts.forEach(function (c) { c.resize(); }); }
-  window.addEventListener("beforeprint", resizeAll);
-  window.addEventListener("afterprint", resizeAll);
+  // Chart.js does not follow the print layout by itself: draw each chart at the printed width (A4, 18 cm), then
+  // back at the screen's when printing is over
+  var PRINT_WIDTH = 680;
+  function forPrint() {
+    charts.forEach(function (c) {
+      var box = c.canvas.parentNode;
+      c.resize(PRINT_WIDTH, Math.min(box.clientHeight || 240, 420));
+    });
+  }
+  function forScreen() { charts.forEach(function (c) { c.resize(); }); }
+  window.addEventListener("beforeprint", forPrint);
+  window.addEventListener("afterprint", forScreen);
 }());
