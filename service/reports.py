@@ -7,10 +7,12 @@ heavier, which only those who handle and decide cases need). Nothing here reads 
 """
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from typing import Any, Callable
 
 from .auth import Principal
+from .cases.intake import LOCAL_TIME
 from .decisions import DecisionError
 from .deployments import Deployments
 from .errors import Forbidden
@@ -70,8 +72,9 @@ class ReportService:
         return {c["const"]: c.get("title", str(c["const"])) for c in choices}
 
     def overview(self, principal: Principal, f: CaseFilter) -> dict[str, Any]:
-        """Every statistic of the cases the filter selects."""
+        """Every statistic of the cases the filter selects (received dates are the office's local days)."""
         self._check(principal)
+        f = dataclasses.replace(f, zone=LOCAL_TIME)
         now = self.clock()
         channels, grounds = self._labels("intake", "channel"), self._labels("registration", "grounds")
         with self.db.session() as s:

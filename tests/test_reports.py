@@ -293,3 +293,12 @@ def test_bad_filters_are_named_at_their_fields_and_kept(services):
     text = office.get("/reports?from=2026-05-01&to=2026-04-01&unit=执法一科").get_data(as_text=True)
     assert 'value="2026-05-01"' in text and 'value="2026-04-01"' in text and 'value="执法一科"' in text
     assert office.get("/reports?format=csv&section=nothing").status_code == 404
+
+
+def test_received_dates_are_the_office_local_days(services):
+    """The office works in China (UTC+8): a case received at 04:00 on 2 March there is received on 2 March."""
+    services.cases.clock = lambda: dt.datetime(YEAR, 3, 1, 20, 0, tzinfo=dt.timezone.utc)
+    open_case(services, "inspection", "zhang_wei", "执法一科", [7], f"{YEAR}-02-20")
+    by_day = lambda day: services.reports.overview(OFFICE, CaseFilter(  # noqa: E731
+        year=YEAR, received_from=day, received_to=day))["totals"]["cases"]
+    assert (by_day(dt.date(YEAR, 3, 1)), by_day(dt.date(YEAR, 3, 2))) == (0, 1)

@@ -10,7 +10,6 @@ from typing import Any, Sequence
 
 from sqlalchemy import Integer, and_, case, cast, distinct, func, or_, select, true
 from sqlalchemy.orm import Session
-from sqlalchemy.sql import Select
 
 from .models import Case, CasePerson, Task
 
@@ -18,17 +17,18 @@ from .models import Case, CasePerson, Task
 @dataclass(frozen=True)
 class CaseFilter:
     """Which cases a statistic counts: the act's calendar year, the channel, the unit of a respondent, and the
-    day the office received the case (inclusive, UTC)."""
+    days the office received the case (inclusive, days as they are in ``zone``)."""
 
     year: int | None = None
     channel: str | None = None
     unit: str | None = None
     received_from: dt.date | None = None
     received_to: dt.date | None = None
+    zone: dt.tzinfo = dt.timezone.utc
 
 
-def _day_start(day: dt.date) -> dt.datetime:
-    return dt.datetime.combine(day, dt.time.min, tzinfo=dt.timezone.utc)
+def _day_start(day: dt.date, zone: dt.tzinfo) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time.min, tzinfo=zone)
 
 
 class Statistics:
@@ -36,20 +36,22 @@ class Statistics:
         self.s = session
 
     # ------------------------------------------------------------------ which cases
-    def _case_ids(self, f: CaseFilter) -> Select:
-        q = select(Case.id)
+    @staticmethod
+    def _where(f: CaseFilter) -> list[Any]:
+        """The filter as conditions on ``cases`` (queries of respondents and steps join their case)."""
+        conds: list[Any] = []
         if f.year is not None:
-            q = q.where(Case.year == f.year)
+            conds.append(Case.year == f.year)
         if f.channel:
-            q = q.where(Case.channel == f.channel)
+            conds.append(Case.channel == f.channel)
         if f.unit:
-            q = q.where(or_(Case.unit == f.unit,
-                            Case.id.in_(select(CasePerson.case_id).where(CasePerson.unit == f.unit))))
+            conds.append(or_(Case.unit == f.unit,
+                             Case.id.in_(select(CasePerson.case_id).where(CasePerson.unit == f.unit))))
         if f.received_from is not None:
-            q = q.where(Case.created_at >= _day_start(f.received_from))
+            conds.append(Case.created_at >= _day_start(f.received_from, f.zone))
         if f.received_to is not None:
-            q = q.where(Case.created_at < _day_start(f.received_to + dt.timedelta(days=1)))
-        return q
+            conds.append(Case.created_at < _day_start(f.received_to + dt.timedelta(days=1), f.zone))
+        return conds
 
     def years(self) -> list[int]:
         """The act years that have cases, newest first."""
@@ -62,20 +64,19 @@ class Statistics:
 
     # ------------------------------------------------------------------ cases
     def totals(self, f: CaseFilter) -> dict[str, int]:
-        ids = self._case_ids(f)
         row = self.s.execute(select(func.count(), func.sum(case((Case.status == "open", 1), else_=0)),
                                     func.sum(case((Case.status == "closed", 1), else_=0)))
-                             .where(Case.id.in_(ids))).one()
+                             .select_from(Case).where(*self._where(f))).one()
         return {"cases": row[0] or 0, "open": row[1] or 0, "closed": row[2] or 0}
 
     def by_channel(self, f: CaseFilter) -> list[tuple[str, int]]:
-        rows = self.s.execute(select(Case.channel, func.count()).where(Case.id.in_(self._case_ids(f)))
+        rows = self.s.execute(select(Case.channel, func.count()).where(*self._where(f))
                               .group_by(Case.channel).order_by(Case.channel))
         return [(c, n) for c, n in rows]
 
     def by_status(self, f: CaseFilter) -> list[tuple[str, str | None, int]]:
         """(status, end event, count): open cases, and closed cases by how they ended."""
-        rows = self.s.execute(select(Case.status, Case.end_event, func.count()).where(Case.id.in_(self._case_ids(f)))
+        rows = self.s.execute(select(Case.status, Case.end_event, func.count()).where(*self._where(f))
                               .group_by(Case.status, Case.end_event).order_by(Case.status.desc(), Case.end_event))
         return [(s, e, n) for s, e, n in rows]
 
@@ -91,18 +92,18 @@ class Statistics:
             ground = cast(items.c.value, Integer)
             q = (select(ground, func.count(distinct(Case.id))).select_from(Case).join(items, true())
                  .where(func.json_type(Case.grounds) == "array", items.c.type == "integer"))
-        rows = self.s.execute(q.where(Case.id.in_(self._case_ids(f))).group_by(ground).order_by(ground))
+        rows = self.s.execute(q.where(*self._where(f)).group_by(ground).order_by(ground))
         return [(g, n) for g, n in rows]
 
     def by_step(self, f: CaseFilter) -> list[tuple[str | None, str | None, int]]:
         """Open cases by the step they wait in (diagram id, title); a case waiting in several counts under each,
         and one waiting only for a period to end is counted with (None, None)."""
-        ids = self._case_ids(f).where(Case.status == "open")
+        conds = [*self._where(f), Case.status == "open"]
         waiting = (select(Task.name, func.max(Task.title), func.count(distinct(Task.case_id)))
-                   .where(Task.state == "open", Task.case_id.in_(ids)).group_by(Task.name)
+                   .join(Case, Case.id == Task.case_id).where(Task.state == "open", *conds).group_by(Task.name)
                    .order_by(func.count(distinct(Task.case_id)).desc(), Task.name))
         rows: list[tuple[str | None, str | None, int]] = [(n, t, c) for n, t, c in self.s.execute(waiting)]
-        idle = self.s.scalar(select(func.count()).where(Case.id.in_(ids), Case.id.not_in(
+        idle = self.s.scalar(select(func.count()).select_from(Case).where(*conds, Case.id.not_in(
             select(Task.case_id).where(Task.state == "open"))))
         if idle:
             rows.append((None, None, idle))
@@ -113,8 +114,8 @@ class Statistics:
         ``bounds`` (days, ascending) and one beyond the last."""
         whens = [(Case.created_at >= now - dt.timedelta(days=d), i) for i, d in enumerate(bounds)]
         bucket = case(*whens, else_=len(bounds))
-        rows = dict(self.s.execute(select(bucket, func.count()).where(Case.id.in_(self._case_ids(f)),
-                                                                      Case.status == "open").group_by(bucket)).all())
+        rows = dict(self.s.execute(select(bucket, func.count()).where(*self._where(f), Case.status == "open")
+                                   .group_by(bucket)).all())
         return [rows.get(i, 0) for i in range(len(bounds) + 1)]
 
     # ------------------------------------------------------------------ persons
@@ -132,8 +133,7 @@ class Statistics:
             (and_(Case.status == "closed", o["liable"].as_boolean().is_(None)), "not_registered"),
             else_="pending")
         rows = self.s.execute(select(bucket, func.count()).select_from(CasePerson)
-                              .join(Case, Case.id == CasePerson.case_id)
-                              .where(CasePerson.case_id.in_(self._case_ids(f))).group_by(bucket))
+                              .join(Case, Case.id == CasePerson.case_id).where(*self._where(f)).group_by(bucket))
         return [(b, n) for b, n in rows]
 
     def by_tier(self, f: CaseFilter) -> list[tuple[int | None, int, int]]:
@@ -141,8 +141,8 @@ class Statistics:
         o = CasePerson.outcome
         tier = o["tier"].as_integer()
         aggravated = case((o["aggravated"].as_boolean().is_(True), 1), else_=0)
-        rows = self.s.execute(select(tier, func.count(), func.sum(aggravated))
-                              .where(CasePerson.case_id.in_(self._case_ids(f)), CasePerson.established.is_(True))
+        rows = self.s.execute(select(tier, func.count(), func.sum(aggravated)).join(Case, Case.id == CasePerson.case_id)
+                              .where(*self._where(f), CasePerson.established.is_(True))
                               .group_by(tier).order_by(tier))
         return [(t, n, a or 0) for t, n, a in rows]
 
@@ -157,8 +157,9 @@ class Statistics:
         overdue = func.sum(case((and_(Task.state == "open", Task.due < now), 1), else_=0))
         pending = func.sum(case((and_(Task.state == "open", Task.due >= now), 1), else_=0))
         q = (select(Task.name, func.max(Task.title), on_time, late, overdue, pending)
+             .join(Case, Case.id == Task.case_id)
              .where(Task.due.is_not(None), Task.role.is_not(None), Task.state.in_(("completed", "open")),
-                    Task.case_id.in_(self._case_ids(f)))
+                    *self._where(f))
              .group_by(Task.name).order_by(func.min(Task.created_at), Task.name))
         return [(n, t, a or 0, b or 0, c or 0, d or 0) for n, t, a, b, c, d in self.s.execute(q)]
 
