@@ -121,6 +121,7 @@ def test_the_office_reads_charts_filters_exports_and_prints_the_reports(site, br
     # the printed page: no navigation, no filters, the charts and tables
     page.goto(f"{base}/reports?year={YEAR}")
     _charts(page)
+    expect(page.get_by_role("button", name="打印")).to_be_visible()
     page.emulate_media(media="print")
     expect(page.locator(".topbar")).to_be_hidden()
     expect(page.locator("form.filters")).to_be_hidden()
@@ -164,3 +165,18 @@ def test_the_reports_are_not_offered_to_an_administrator(site, page):
     response = page.goto(f"{base}/reports")
     assert response.status == 403
     axe(page)
+
+
+def test_without_scripts_the_tables_carry_everything(site, browser):
+    base, services = site
+    if not services.reports.watch_list(OFFICE, YEAR)["count"]:
+        _cases(services)
+    context = browser.new_context(java_script_enabled=False, locale="zh-CN", bypass_csp=True)
+    page = context.new_page()
+    login(page, base, "office_li")
+    page.goto(f"{base}/reports?year={YEAR}")
+    expect(page.locator("canvas")).to_have_count(0)
+    expect(page.locator("#t-channel").get_by_role("row", name=re.compile("检查发现"))).to_contain_text("3")
+    expect(page.get_by_role("button", name="打印")).to_be_hidden()  # the browser's own print still works
+    expect(page.get_by_role("link", name="导出 Excel")).to_be_visible()
+    context.close()

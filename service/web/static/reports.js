@@ -79,7 +79,10 @@
     }
     document.body.setAttribute("data-charts", String(charts.length));
     var button = document.getElementById("print-report");
-    if (button) { button.addEventListener("click", function () { window.print(); }); }
+    if (button) {  // shown only where a script can print (the browser's own print works everywhere)
+      button.hidden = false;
+      button.addEventListener("click", function () { window.print(); });
+    }
   });
 
   // Chart.js does not follow the print layout by itself: draw each chart at the printed width (A4, 18 cm), then
