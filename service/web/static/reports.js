@@ -33,7 +33,7 @@
       var colors = pie ? data.labels.map(function (_, j) { return PALETTE[j % PALETTE.length]; })
                        : (s.color || PALETTE[i % PALETTE.length]);
       return {label: s.label, data: data.values[i], backgroundColor: colors, borderColor: pie ? "#fff" : colors,
-              borderWidth: pie ? 2 : 0};
+              borderWidth: pie ? 2 : 0, maxBarThickness: 56};
     });
     var horizontal = kind === "bar-h" || kind === "stacked-h";
     var stacked = kind === "stacked-h";
