@@ -3,7 +3,8 @@
     .venv/bin/python bench/bench_reports.py [--database-url URL] [--cases 1000 10000] [--runs 20]
 
 Fills the database with synthetic cases (bulk rows: channels, Art. 5 grounds, one to three respondents with
-outcomes, six steps each with due and finishing times, the Art. 15 register) and prints p50/p95 of the report
+outcomes drawn from as many officers as cases, six steps each with due and finishing times, the Art. 15
+register) and prints p50/p95 of the report
 service's statistics (every count of the page), of the Art. 11(3) watch list, and of GET /reports as a whole
 (login, queries, template). Compare within one run: the machine is shared and noisy.
 """
@@ -31,7 +32,6 @@ from tests.databases import PASSWORD, prepare  # noqa: E402
 
 OFFICE = Principal("office_li", frozenset({"office"}))
 CHANNELS = ["self_report", "public_complaint", "superior_referral", "inspection"]
-PERSONS = [f"officer_{i:03d}" for i in range(300)]
 UNITS = [f"执法{i}科" for i in range(1, 13)]
 STEPS = [("Task_register", "立案审查", 15), ("Task_investigate", "调查取证", 30),
          ("Task_conclude", "作出调查结论（逐人提出拟处理意见）", 15), ("Task_vote", "集体讨论决定（第七条）", 7),
@@ -45,6 +45,7 @@ def pct(values: list[float], p: float) -> float:
 
 def fill(services, total: int, rng: random.Random) -> None:
     now = dt.datetime.now(dt.timezone.utc)
+    persons_pool = [f"officer_{i:05d}" for i in range(max(total, 300))]  # about two respondents a year each
     with services.db.session() as s, s.begin():
         have = s.scalar(select(func.count()).select_from(Case)) or 0
         next_id = (s.scalar(select(func.max(Case.id))) or 0) + 1
@@ -54,12 +55,13 @@ def fill(services, total: int, rng: random.Random) -> None:
             done = rng.randint(0, len(STEPS))  # steps done; all done: closed
             closed = done == len(STEPS)
             cases.append({"id": case_id, "deployment_id": 1, "channel": rng.choice(CHANNELS), "subject": "",
-                          "unit": rng.choice(UNITS), "summary": "", "grounds": rng.sample(range(1, 21), rng.randint(1, 3)),
+                          "unit": rng.choice(UNITS), "summary": "",
+                          "grounds": rng.sample(range(1, 21), rng.randint(1, 3)),
                           "act_date": f"2026-{rng.randint(1, 12):02d}-10", "year": 2026,
                           "status": "closed" if closed else "open", "stage": "", "end_event": "结案" if closed else None,
                           "created_at": received, "updated_at": received, "version": 1})
             decided = done >= 4
-            for person in rng.sample(PERSONS, rng.randint(1, 3)):
+            for person in rng.sample(persons_pool, rng.randint(1, 3)):
                 liable = rng.random() < 0.7
                 revoked = decided and liable and rng.random() < 0.1
                 unit = rng.choice(UNITS)

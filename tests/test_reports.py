@@ -21,10 +21,11 @@ from service.store.statistics import CaseFilter
 from service.web import create_app
 from tests.databases import PASSWORD
 from tests.test_persons_service import (MEMBERS, OFFICE, REPORTER, WANG, ZHANG, conclude_and_hear, decided_case,
-                                        register_and_investigate, serve_all, step, tasks, vote)
+                                        register_and_investigate, serve_all, step, vote)
 
 YEAR = 2026
-LG, REVIEWER, ADMIN = MEMBERS[0], Principal("reviewer", frozenset({"reviewer"})), Principal("admin", frozenset({"admin"}))
+LG, REVIEWER = MEMBERS[0], Principal("reviewer", frozenset({"reviewer"}))
+ADMIN = Principal("admin", frozenset({"admin"}))
 FORMULA_UNIT = "=HYPERLINK(\"http://x\")科"
 
 
@@ -166,7 +167,8 @@ def test_counts_by_each_dimension(services, counted_cases):
     assert services.cases.get_case(OFFICE, counted_cases["D"])["status"] == "closed"
     data = services.reports.overview(OFFICE, CaseFilter(year=YEAR))
     counts = lambda key: {r["key"]: r["count"] for r in data[key] if r["count"]}  # noqa: E731
-    assert data["totals"] == {"cases": 4, "open": 2, "closed": 2, "persons_liable": 1, "on_time_rate": round(13 / 14, 4)}
+    assert data["totals"] == {"cases": 4, "open": 2, "closed": 2, "persons_liable": 1,
+                              "on_time_rate": round(13 / 14, 4)}
     assert counts("channel") == {"public_complaint": 1, "inspection": 1, "self_report": 1, "superior_referral": 1}
     assert counts("ground") == {5: 1, 7: 3}  # C counts under both of its items; A has none yet
     assert counts("status") == {"open": 2, "不予立案，结案": 1, "结案": 1}

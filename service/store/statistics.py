@@ -59,7 +59,8 @@ class Statistics:
 
     def units(self) -> list[str]:
         """Every unit a case or a respondent names, for the filter."""
-        names = set(self.s.scalars(select(Case.unit).distinct())) | set(self.s.scalars(select(CasePerson.unit).distinct()))
+        names = set(self.s.scalars(select(Case.unit).distinct()))
+        names |= set(self.s.scalars(select(CasePerson.unit).distinct()))
         return sorted(n for n in names if n)
 
     # ------------------------------------------------------------------ cases

@@ -13,7 +13,7 @@ from flask_login import login_required
 from ..reports import ART_11_3, may_read
 from ..store.statistics import CaseFilter
 from . import csv_response, services
-from .pages import REGISTER_HEADER, ROLE_LABELS, _person_name, officers, principal, register_rows
+from .pages import REGISTER_HEADER, _person_name, officers, principal, register_rows
 from .spreadsheets import xlsx_response
 
 reports = Blueprint("reports", __name__)
@@ -124,7 +124,7 @@ def overview():
         _, header, rows = tables[section]
         return csv_response(f"reports-{f.year}-{section}.csv", header, rows)
     return render_template("reports.html", errors={}, args=request.args, choices=choices, data=data, watch=watch,
-                           register=register, filters=f, people=people, percent=_percent, role_labels=ROLE_LABELS,
+                           register=register, filters=f, people=people, percent=_percent,
                            art_11_3=ART_11_3, export_args=_export_args())
 
 
