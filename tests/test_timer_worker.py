@@ -25,9 +25,9 @@ def services(database_url):
     services = build_services(database_url)
     files = dict(Bundle.from_folders(ROOT / "processes", ROOT / "forms").files)
     bpmn = files["processes/accountability_case.bpmn"].decode()
-    assert '"P7D"</bpmn:timeDuration>' in bpmn
-    files["processes/accountability_case.bpmn"] = bpmn.replace('"P7D"</bpmn:timeDuration>',
-                                                               f'"PT{PERIOD}S"</bpmn:timeDuration>').encode()
+    assert '>P7D</bpmn:timeDuration>' in bpmn
+    files["processes/accountability_case.bpmn"] = bpmn.replace('>P7D</bpmn:timeDuration>',
+                                                               f'>PT{PERIOD}S</bpmn:timeDuration>').encode()
     services.deployments.deploy(Bundle(files), "owner")
     yield services
     services.db.dispose()
@@ -75,8 +75,8 @@ def test_a_timer_scheduled_while_the_worker_sleeps_fires_on_time_and_once(servic
         t.start()
     try:
         time.sleep(1.5)  # both asleep: nothing is due, the next look is 30 s away
-        scheduled = time.monotonic()
         case_ids = [case_in_hearing(services, p) for p in ("zhang_wei", "wang_fang")]
+        scheduled = time.monotonic()  # (each case's last step, with its documents, scheduled its timer by now)
         # due PERIOD s after scheduling; a worker polling every 30 s would be up to 30 s late
         assert wait_for(lambda: all(fired(services, c) for c in case_ids), PERIOD + 6)
         assert time.monotonic() - scheduled < PERIOD + 6

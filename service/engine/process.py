@@ -10,8 +10,9 @@ What SpiffWorkflow 3.2 does not do for Camunda files is done here and in :mod:`.
   ``camunda:dueDate`` (an ISO-8601 duration from the moment the task opens, e.g. ``P15D``) are
   kept on user tasks;
 * business rule tasks (``camunda:decisionRef``, ``camunda:resultVariable``) are evaluated by the
-  project's own DMN engine, each with its trace kept with the case; the Camunda properties
-  ``collection`` and ``elementVariable`` evaluate the decision once per element of a list;
+  project's own DMN engine, each with its trace kept with the case; a standard multi-instance loop
+  (``camunda:collection``, ``camunda:elementVariable``) evaluates the decision once per element of a list;
+* timers hold literal ISO-8601 values (``P7D``), or Python where the value says ``language="python"``;
 * conditions, scripts and timer expressions run in :mod:`service.sandbox`, never with Python's
   full builtins;
 * in a multi-instance user task, the submitted form data is merged into the element variable
@@ -33,7 +34,6 @@ from SpiffWorkflow.bpmn.parser.BpmnParser import BpmnValidator
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import MultiInstanceTask
-from SpiffWorkflow.bpmn.util.diff import diff_workflow, migrate_workflow
 from SpiffWorkflow.camunda.specs.user_task import UserTask
 from SpiffWorkflow.util.task import TaskState
 
@@ -109,6 +109,17 @@ class ProcessEngine:
                     titles.setdefault(spec.bpmn_id, spec.bpmn_name or spec.bpmn_id)
         return titles
 
+    def due_periods(self) -> dict[str, str]:
+        """Form key -> the ``camunda:dueDate`` of the user task with that form (e.g. ``{"appeal": "P30D"}``): the
+        time limits the documents state, as the owners set them in the diagram."""
+        periods: dict[str, str] = {}
+        for process in (self.spec, *self.subprocess_specs.values()):
+            for spec in process.task_specs.values():
+                ext = getattr(spec, "extensions", {}) or {}
+                if isinstance(spec, UserTask) and ext.get("formKey") and ext.get("dueDate"):
+                    periods.setdefault(ext["formKey"], ext["dueDate"])
+        return periods
+
     # ---------------------------------------------------------------- lifecycle
 
     def start(self, intake: Mapping[str, Any], facts: Mapping[str, Any] | None = None) -> Case:
@@ -132,7 +143,9 @@ class ProcessEngine:
             ext = getattr(spec, "extensions", {}) or {}
             ready = dt.datetime.fromtimestamp(task.last_state_change, dt.timezone.utc)
             due = None
-            if ext.get("dueDate"):
+            if task.internal_data.get("due"):  # kept when the case moved to another version (see .migration)
+                due = dt.datetime.fromisoformat(task.internal_data["due"])
+            elif ext.get("dueDate"):
                 delta = _duration(ext["dueDate"])
                 due = ready + delta if delta else None
             groups = [g.strip() for g in (ext.get("candidateGroups") or "").split(",") if g.strip()]
@@ -219,47 +232,26 @@ class ProcessEngine:
     # ---------------------------------------------------------------- versions
 
     def migration_blockers(self, case: Case, target: "ProcessEngine") -> list[str]:
-        """Why a case cannot move to the target version; empty when every step it went through and
-        every step it waits in exists there."""
-        blockers: list[str] = []
-        for task in case._wf.get_tasks(state=TaskState.READY | TaskState.WAITING | TaskState.STARTED):
-            spec = task.task_spec
-            if isinstance(spec, MultiInstanceTask) or (task.parent and isinstance(task.parent.task_spec,
-                                                                                    MultiInstanceTask)):
-                name = spec.bpmn_name or spec.bpmn_id
-                blockers.append(f"案件正处于“{name}”（{spec.bpmn_id}），该步骤由多人分别办理，中途迁移会丢失已办理的部分："
-                                f"请在该步骤完成后再迁移")
-                break
-        top, subs = diff_workflow(self.serializer.registry, case._wf, target.spec, target.subprocess_specs)
-        for task in top.removed:
-            if task.task_spec.bpmn_id:
-                blockers.append(f"步骤“{task.task_spec.bpmn_name or task.task_spec.bpmn_id}”"
-                                f"（{task.task_spec.bpmn_id}）在新版本中不存在")
-        for sp_id, sub_diff in subs.items():
-            name = case._wf.subprocesses[sp_id].spec.name
-            if sub_diff is None:
-                blockers.append(f"流程 {name} 在新版本中不存在")
-                continue
-            for task in sub_diff.removed:
-                if task.task_spec.bpmn_id:
-                    blockers.append(f"{name} 的步骤“{task.task_spec.bpmn_name or task.task_spec.bpmn_id}”"
-                                    f"（{task.task_spec.bpmn_id}）在新版本中不存在")
-        return sorted(set(blockers))
+        """Why a case cannot move to the target version (in Chinese); empty when every step it went through and
+        waits in exists there and a trial move leaves it waiting in the same steps for the same persons."""
+        from . import migration
+        return migration.blockers(self, case, target)
 
-    def migrate(self, case: Case, target: "ProcessEngine") -> Case:
-        """Move a case to the target version (check migration_blockers first). Waiting steps are re-read
-        from the new diagram; finished steps keep their history."""
-        wf = case._wf
-        top, subs = diff_workflow(self.serializer.registry, wf, target.spec, target.subprocess_specs)
-        migrate_workflow(top, wf, target.spec)
-        for sp_id, sub_diff in subs.items():
-            sub = wf.subprocesses[sp_id]
-            migrate_workflow(sub_diff, sub, target.subprocess_specs[sub.spec.name])
-        wf.subprocess_specs = target.subprocess_specs
-        wf.script_engine = CaseScriptEngine(target.catalog)
-        moved = Case(wf)
-        target._advance(moved)
-        return moved
+    def migrate(self, case: Case, target: "ProcessEngine", *, recompute: bool = False) -> Case:
+        """Move a case to the target version (check migration_blockers first). Timers and task due dates keep their
+        absolute times, or with ``recompute`` are computed again from when each step opened under the new periods."""
+        from . import migration
+        return migration.migrate(self, case, target, recompute=recompute)
+
+    def migration_deadlines(self, case: Case, target: "ProcessEngine") -> list[dict[str, Any]]:
+        """The case's timers and due dates now, after a move that keeps them, and after one that recomputes them."""
+        from . import migration
+        return migration.deadlines(self, case, target)
+
+    def migration_check(self, case: Case, target: "ProcessEngine") -> tuple[list[str], list[dict[str, Any]]]:
+        """(migration_blockers, migration_deadlines) at once, with as few trial moves as can be."""
+        from . import migration
+        return migration.assess(self, case, target)
 
     # ---------------------------------------------------------------- persistence
 
