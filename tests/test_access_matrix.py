@@ -151,6 +151,7 @@ TABLE: dict[tuple[str, str], dict[str, Any]] = {
     ("GET", "/lang/<code>"): {"kind": "global", "args": {"code": "en"}, "expect": every(302)},
     ("GET", "/cases"): {"kind": "global", "expect": staff_only(302, 403)},
     ("GET", "/register"): {"kind": "global", "expect": staff_only(302, 403)},
+    ("GET", "/reports"): {"kind": "global", "expect": staff_only(302, 403) | {"admin": 403}},
     ("GET", "/decisions"): {"kind": "global", "expect": staff_only(302, 403)},
     ("GET", "/decisions/<decision_id>"): {"kind": "global", "args": {"decision_id": "sanction"},
                                           "expect": staff_only(302, 403)},

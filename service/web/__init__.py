@@ -21,6 +21,7 @@ from ..cases import CaseService
 from ..deployments import Deployments, VersionUnavailable
 from ..owners import OwnerService
 from ..reviews import ReviewService
+from ..reports import ReportService
 from ..errors import ServiceError, TooManyAttempts
 from ..logins import LoginService
 from ..store.db import Database
@@ -39,7 +40,7 @@ VENDOR = {
     "dmn-js/dist/dmn-viewer.production.min.js", "dmn-js/dist/assets/dmn-js-shared.css",
     "dmn-js/dist/assets/dmn-js-drd.css", "dmn-js/dist/assets/dmn-js-decision-table.css",
     "dmn-js/dist/assets/dmn-js-literal-expression.css", "dmn-js/dist/assets/diagram-js.css",
-    "dmn-js/dist/assets/dmn-font/css/dmn.css",
+    "dmn-js/dist/assets/dmn-font/css/dmn.css", "chart.js/dist/chart.umd.min.js",
 }
 VENDOR_DIRS = ("bpmn-js/dist/assets/bpmn-font/font/", "dmn-js/dist/assets/dmn-font/font/")
 
@@ -86,13 +87,14 @@ class Services:
     reviews: ReviewService
     owners: OwnerService
     logins: LoginService
+    reports: ReportService
 
 
 def build_services(database_url: str | None = None) -> Services:
     db = Database(database_url)
     deployments = Deployments(db)
     return Services(db, deployments, CaseService(db, deployments), ReviewService(db, deployments),
-                    OwnerService(db, deployments), LoginService(db))
+                    OwnerService(db, deployments), LoginService(db), ReportService(db, deployments))
 
 
 def create_app(database_url: str | None = None, *, services: Services | None = None,
@@ -157,7 +159,9 @@ def create_app(database_url: str | None = None, *, services: Services | None = N
     from .owners import owners
     from .reviewers import reviewers
     from .modeler import modeler
+    from .reports import reports
     app.register_blueprint(api)
+    app.register_blueprint(reports)
     app.register_blueprint(reviewers)
     app.register_blueprint(owners)
     app.register_blueprint(modeler)  # the in-browser modeler and its drafts (/processes/edit)
