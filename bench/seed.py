@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+import re
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
@@ -37,6 +38,9 @@ STEPS = [  # (user, task, data): the ten user steps of a case with one responden
     ("zhang_wei", "Task_appeal", {"appeal": False}),
     ("office_li", "Task_recovery", {"compensation_paid": 0, "recovery": []}),
 ]
+# the system facts the service would supply to the floor (no database to count Art. 11(3) from)
+FACTS_FLOOR = {"leading_group_members": MEMBERS, "errors_by_person": {"zhang_wei": 1}, "case_id": 1,
+               "today": "2026-11-20"}
 # how many steps a seeded case has behind it (share of cases): most wait early, a tenth are closed
 STAGE_MIX = {0: 30, 1: 18, 2: 12, 3: 10, 4: 8, 5: 3, 6: 2, 7: 5, 8: 3, 9: 1, 10: 8}
 UNITS = ["执法一科", "执法二科", "执法三科", "法制科", "稽查大队", "综合科"]
@@ -90,6 +94,46 @@ def templates(services) -> dict[int, Snapshot]:
     return out
 
 
+UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
+def clone(services, snap: Snapshot, count: int, *, timer_due: dt.datetime | None = None) -> list[dict[str, str]]:
+    """``count`` working copies of a case (its serialized workflow too, every task id in it replaced by a fresh
+    one), so the copies can be completed and their timers fired like the original. ``timer_due``: the copies'
+    timers fall due then (in the workflow and in the timer index). Returns each copy's open task ids by name."""
+    pending = services.deployments.engine(snap.case["deployment_id"]).pending_timers(
+        services.deployments.engine(snap.case["deployment_id"]).restore(snap.state))
+    with services.db.session() as s:
+        next_id = Store(s).max_id(Case) + 1
+    out, cases, states, tasks, persons, timers = [], [], [], [], [], []
+    for i in range(count):
+        cid = next_id + i
+        fresh = {old: str(uuid.uuid4()) for old in set(UUID.findall(snap.state))}
+        state = UUID.sub(lambda m: fresh[m.group(0)], snap.state)
+        for row in snap.tasks + snap.timers:  # rows whose id the workflow no longer holds
+            fresh.setdefault(row["id"], str(uuid.uuid4()))
+        if timer_due is not None:
+            for timer in pending:
+                assert timer.due.isoformat() in state, "the timer's due time is not in the state as expected"
+                state = state.replace(timer.due.isoformat(), timer_due.isoformat())
+        cases.append({**snap.case, "id": cid, "receipt_code": None, "version": 1})
+        states.append({"case_id": cid, "state": state})
+        tasks += [{**t, "id": fresh.get(t["id"], t["id"]), "case_id": cid} for t in snap.tasks]
+        persons += [{**p, "case_id": cid} for p in snap.persons]
+        timers += [{**t, "id": fresh.get(t["id"], t["id"]), "case_id": cid, "due": timer_due or t["due"]}
+                   for t in snap.timers]
+        out.append({t["name"]: fresh.get(t["id"], t["id"]) for t in snap.tasks if t["state"] == "open"})
+    with services.db.session() as s, s.begin():
+        store = Store(s)
+        for model, rows in ((Case, cases), (CaseState, states), (Task, tasks), (CasePerson, persons),
+                            (Timer, timers)):
+            for start in range(0, len(rows), 2000):
+                store.bulk_insert(model, rows[start:start + 2000])
+        if timers:
+            store.wake_timer_workers()  # as a step that schedules a timer does
+    return out
+
+
 def fill(services, total: int, snaps: dict[int, Snapshot], *, seed: int = 7, batch: int = 5000) -> int:
     """Add copies of the templates until the database holds ``total`` cases; how many were added."""
     rng = random.Random(seed + total)
@@ -121,7 +165,7 @@ def fill(services, total: int, snaps: dict[int, Snapshot], *, seed: int = 7, bat
             if case.get("outcome"):
                 case["outcome"] = [{**o, "person": officer, "unit": unit} for o in case["outcome"]]
             cases.append(case)
-            ids = {t["id"]: str(uuid.UUID(int=rng.getrandbits(128), version=4)) for t in snap.tasks}
+            ids = {t["id"]: str(uuid.uuid4()) for t in snap.tasks}
             for t in snap.tasks:
                 tasks.append({**t, "id": ids[t["id"]], "case_id": cid, "assignee": person(t["assignee"]),
                               "person": person(t["person"]), "completed_by": person(t["completed_by"]),

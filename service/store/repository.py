@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, Iterable, Sequence
 
-from sqlalchemy import and_, case, delete, func, insert, or_, select, text, update
+from sqlalchemy import Integer, and_, case, delete, func, insert, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from .paging import Page, SortKey, after, capped_count, decode_cursor, encode_cursor, top
@@ -121,8 +121,16 @@ class Store:
 
     def bulk_insert(self, model: type, rows: Sequence[dict[str, Any]]) -> None:
         """Insert many rows of one table in batches (the benchmark's and an import's fast path)."""
-        if rows:
-            self.s.execute(insert(model.__table__), list(rows))
+        if not rows:
+            return
+        table = model.__table__
+        self.s.execute(insert(table), list(rows))
+        key = table.c.get("id")
+        if "id" in rows[0] and key is not None and key.autoincrement is not False \
+                and self.s.bind.dialect.name == "postgresql" and isinstance(key.type, Integer):
+            # ids given: move the sequence past them, or the next ordinary insert would take one of them
+            self.s.execute(text(f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), "
+                                f"(SELECT max(id) FROM {table.name}))"))
 
     def max_id(self, model: type) -> int:
         return self.s.scalar(select(func.max(model.id))) or 0
@@ -303,11 +311,19 @@ class Store:
 
     # ------------------------------------------------------------------ timers
     def replace_timers(self, case_id: int, timers: Sequence[tuple[str, str, dt.datetime]]) -> None:
-        before = set(self.s.scalars(select(Timer.id).where(Timer.case_id == case_id)))
+        rows = self.s.execute(select(Timer.id, Timer.name, Timer.due).where(Timer.case_id == case_id)).all()
+        if {(r.id, r.name, r.due) for r in rows} == set(timers):
+            return  # most steps leave the timers as they were: no writes
+        before = {r.id for r in rows}
         self.s.execute(delete(Timer).where(Timer.case_id == case_id))
         self.s.add_all(Timer(id=tid, case_id=case_id, name=name, due=due) for tid, name, due in timers)
         if {tid for tid, _, _ in timers} - before and self.s.bind.dialect.name == "postgresql":
             # a new timer: wake the timer workers when this transaction commits
+            self.s.execute(text(f"NOTIFY {TIMERS_CHANNEL}"))
+
+    def wake_timer_workers(self) -> None:
+        """PostgreSQL: wake the timer workers when this transaction commits (new timers were written)."""
+        if self.s.bind.dialect.name == "postgresql":
             self.s.execute(text(f"NOTIFY {TIMERS_CHANNEL}"))
 
     def due_timer_cases(self, now: dt.datetime, limit: int) -> list[int]:

@@ -131,7 +131,11 @@ def create_app(database_url: str | None = None, *, services: Services | None = N
 
     @login_manager.user_loader
     def load_user(username: str):
+        from flask import current_app
+
         from ..store.repository import Store
+        # the login manager is shared by every app in the process: each request reads its own app's database
+        services = current_app.extensions["accountability"]
         if not services.logins.session_user(session.get("sid"), username):
             return None  # logged out (on this or another tab), or idle too long: the cookie no longer works
         with services.db.session() as s:
