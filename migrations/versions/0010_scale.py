@@ -34,8 +34,12 @@ def upgrade() -> None:
     op.create_index('ix_tasks_queue_case', 'tasks', ['state', 'role', sa.text('case_id DESC'), 'created_at', 'id'],
                     **unassigned)
     op.create_index('ix_tasks_assignee_due', 'tasks', ['state', 'assignee', 'due_order', 'created_at', 'id'])
-    op.create_index('ix_tasks_claimed', 'tasks', ['state', 'claimed_by', 'role'],
-                    postgresql_where=sa.text('claimed_by IS NOT NULL'), sqlite_where=sa.text('claimed_by IS NOT NULL'))
+    claimed = {'postgresql_where': sa.text('claimed_by IS NOT NULL'), 'sqlite_where': sa.text('claimed_by IS NOT NULL')}
+    op.create_index('ix_tasks_claimed_due', 'tasks', ['state', 'claimed_by', 'role', 'due_order', 'created_at', 'id'],
+                    **claimed)
+    op.create_index('ix_tasks_claimed_created', 'tasks', ['state', 'claimed_by', 'role', 'created_at', 'id'], **claimed)
+    op.create_index('ix_tasks_claimed_case', 'tasks',
+                    ['state', 'claimed_by', 'role', sa.text('case_id DESC'), 'created_at', 'id'], **claimed)
     op.create_index('ix_tasks_assignee_case', 'tasks', ['assignee', 'case_id'])
     op.create_index('ix_cases_status_id', 'cases', ['status', 'id'])
     op.create_table('rate_limits',
@@ -50,7 +54,8 @@ def downgrade() -> None:
     op.drop_index('ix_rate_limits_expires_at', table_name='rate_limits')
     op.drop_table('rate_limits')
     op.drop_index('ix_cases_status_id', table_name='cases')
-    for name in ('ix_tasks_assignee_case', 'ix_tasks_claimed', 'ix_tasks_assignee_due', 'ix_tasks_queue_case',
+    for name in ('ix_tasks_assignee_case', 'ix_tasks_claimed_case', 'ix_tasks_claimed_created', 'ix_tasks_claimed_due',
+                 'ix_tasks_assignee_due', 'ix_tasks_queue_case',
                  'ix_tasks_queue_created', 'ix_tasks_queue_due'):
         op.drop_index(name, table_name='tasks')
     op.create_index('ix_tasks_state_assignee', 'tasks', ['state', 'assignee'])

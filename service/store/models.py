@@ -164,7 +164,11 @@ class Task(Base):
         Index("ix_tasks_queue_created", "state", "role", "created_at", "id", "case_id",
               postgresql_where=text("assignee IS NULL"), sqlite_where=text("assignee IS NULL")),
         Index("ix_tasks_assignee_due", "state", "assignee", "due_order", "created_at", "id"),
-        Index("ix_tasks_claimed", "state", "claimed_by", "role",
+        # claims, in each order: small (claimed rows only), and SQLite, which plans without statistics, then
+        # prefers them to walking a whole role's queue in order to find a person's few claims
+        Index("ix_tasks_claimed_due", "state", "claimed_by", "role", "due_order", "created_at", "id",
+              postgresql_where=text("claimed_by IS NOT NULL"), sqlite_where=text("claimed_by IS NOT NULL")),
+        Index("ix_tasks_claimed_created", "state", "claimed_by", "role", "created_at", "id",
               postgresql_where=text("claimed_by IS NOT NULL"), sqlite_where=text("claimed_by IS NOT NULL")),
         Index("ix_tasks_assignee_case", "assignee", "case_id"),
     )
@@ -173,6 +177,8 @@ class Task(Base):
 # newest case first, its tasks in the order they opened (a column sorted descending: outside the class body)
 Index("ix_tasks_queue_case", Task.state, Task.role, Task.case_id.desc(), Task.created_at, Task.id,
       postgresql_where=text("assignee IS NULL"), sqlite_where=text("assignee IS NULL"))
+Index("ix_tasks_claimed_case", Task.state, Task.claimed_by, Task.role, Task.case_id.desc(), Task.created_at, Task.id,
+      postgresql_where=text("claimed_by IS NOT NULL"), sqlite_where=text("claimed_by IS NOT NULL"))
 
 
 class Timer(Base):
