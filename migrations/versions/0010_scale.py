@@ -31,8 +31,8 @@ def upgrade() -> None:
                     **unassigned)
     op.create_index('ix_tasks_queue_created', 'tasks', ['state', 'role', 'created_at', 'id', 'case_id'],
                     **unassigned)
-    op.create_index('ix_tasks_queue_case', 'tasks', ['state', 'role', sa.text('case_id DESC'), 'created_at', 'id'],
-                    **unassigned)
+    op.create_index('ix_tasks_queue_case', 'tasks',
+                    ['state', 'role', sa.text('case_id DESC'), 'created_at', 'id', 'assignee'], **unassigned)
     op.create_index('ix_tasks_assignee_due', 'tasks', ['state', 'assignee', 'due_order', 'created_at', 'id'])
     claimed = {'postgresql_where': sa.text('claimed_by IS NOT NULL'), 'sqlite_where': sa.text('claimed_by IS NOT NULL')}
     op.create_index('ix_tasks_claimed_due', 'tasks', ['state', 'claimed_by', 'role', 'due_order', 'created_at', 'id'],

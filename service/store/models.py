@@ -175,7 +175,8 @@ class Task(Base):
 
 
 # newest case first, its tasks in the order they opened (a column sorted descending: outside the class body)
-Index("ix_tasks_queue_case", Task.state, Task.role, Task.case_id.desc(), Task.created_at, Task.id,
+# (assignee last: with it the index alone answers the capped count on SQLite, which re-checks the partial condition)
+Index("ix_tasks_queue_case", Task.state, Task.role, Task.case_id.desc(), Task.created_at, Task.id, Task.assignee,
       postgresql_where=text("assignee IS NULL"), sqlite_where=text("assignee IS NULL"))
 Index("ix_tasks_claimed_case", Task.state, Task.claimed_by, Task.role, Task.case_id.desc(), Task.created_at, Task.id,
       postgresql_where=text("claimed_by IS NOT NULL"), sqlite_where=text("claimed_by IS NOT NULL"))
