@@ -1,6 +1,7 @@
 """The benchmark (run on demand, not a test): every figure of the README's table in one run.
 
-    .venv/bin/python bench/bench_api.py [--pg-url URL] [--only lists steps load] [--json FILE]
+    .venv/bin/python bench/bench_api.py [--pg-url URL] [--databases sqlite postgresql] [--only lists steps load memory]
+                                         [--json FILE]
 
 On SQLite and on PostgreSQL ($TEST_DATABASE_URL, --pg-url, or a throwaway server as the tests start):
   * lists: GET /api/v1/tasks, the inbox page, the /cases page and GET /api/v1/cases, as the office sees them,
@@ -205,7 +206,7 @@ def main() -> None:
     parser.add_argument("--step-runs", type=int, default=30, help="cases per completion figure")
     parser.add_argument("--seconds", type=float, default=20.0, help="length of each throughput run")
     parser.add_argument("--memory-completions", type=int, default=10000)
-    parser.add_argument("--json", default="bench-results.json", help="where to write the figures")
+    parser.add_argument("--json", default="instance/bench-results.json", help="where to write the figures")
     args = parser.parse_args()
 
     folder = Path(args.folder)
@@ -237,6 +238,7 @@ def main() -> None:
     finally:
         results["finished"] = time.strftime("%Y-%m-%d %H:%M:%S %Z")
         results["machine"]["load_average_end"] = os.getloadavg()
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(results, ensure_ascii=False, indent=2))
         if server is not None:
             server.stop()
