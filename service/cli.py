@@ -234,29 +234,79 @@ def user_add(name: str, roles: tuple[str, ...], unit: str | None, display_name: 
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
-@click.option("--workers", default=8, show_default=True, type=int, help="Worker threads of the WSGI server.")
+@click.option("--workers", default=8, show_default=True, type=int, help="Worker threads of each server process.")
+@click.option("--processes", default=1, show_default=True, type=click.IntRange(1, 64),
+              help="Server processes behind the one address: 1 serves on waitress in this process; more run "
+                   "gunicorn with that many worker processes (one Python process uses one core).")
+@click.option("--timers/--no-timers", default=True, show_default=True,
+              help="Fire due timers beside the web server (a thread, or one `timers` process with --processes); "
+                   "--no-timers when `accountability timers` workers run on their own.")
 @click.option("--timer-interval", default=30.0, show_default=True, type=float,
               help="The timer loop's longest sleep; it wakes at the next due time.")
-def serve(host: str, port: int, workers: int, timer_interval: float) -> None:
-    """Run the web app on waitress (a production WSGI server) with the timer loop beside it."""
+def serve(host: str, port: int, workers: int, processes: int, timers: bool, timer_interval: float) -> None:
+    """Run the web app on a production WSGI server (waitress, or gunicorn with --processes) with the timers."""
     import threading
-
-    from waitress import serve as waitress_serve
-
-    from .web import create_app
 
     services = _services()
     if services.db.pending_migrations():
         raise click.ClickException("the database schema is not up to date: run `accountability init` first")
+    if processes > 1:
+        services.db.dispose()
+        _serve_processes(host, port, processes, workers, timers, timer_interval, services.db.url)
+        return
+    from waitress import serve as waitress_serve
+
+    from .web import create_app
+
     app = create_app(services=services)
     stop = threading.Event()
-    threading.Thread(target=_timer_loop, args=(services, timer_interval, stop), daemon=True,
-                     name="timers").start()
+    if timers:
+        threading.Thread(target=_timer_loop, args=(services, timer_interval, stop), daemon=True,
+                         name="timers").start()
     click.echo(f"serving on http://{host}:{port}/  (API: /api/v1, OpenAPI: /api/v1/openapi.json)")
     try:
         waitress_serve(app, host=host, port=port, threads=workers, ident="accountability")
     finally:
         stop.set()
+
+
+def _serve_processes(host: str, port: int, processes: int, threads: int, timers: bool, interval: float,
+                     url: str) -> None:
+    """gunicorn with ``processes`` worker processes (each builds its own app and database pool after the fork),
+    and one `accountability timers` process beside it."""
+    import os
+    import subprocess
+    import sys
+
+    from gunicorn.app.base import BaseApplication
+
+    class Server(BaseApplication):
+        def load_config(self) -> None:
+            for key, value in {"bind": f"{host}:{port}", "workers": processes, "threads": threads,
+                               "worker_class": "gthread", "timeout": 120, "graceful_timeout": 20,
+                               "proc_name": "accountability", "accesslog": None,
+                               "control_socket_disable": True}.items():
+                if key in self.cfg.settings:  # (the control socket came with gunicorn 24)
+                    self.cfg.set(key, value)
+
+        def load(self):
+            from .web import create_app
+            return create_app(url)
+
+    from .web import _secret_key
+    _secret_key()  # made once here: workers starting together must not each make their own
+    timer_process = None
+    if timers:
+        timer_process = subprocess.Popen([sys.executable, "-m", "service.cli", "timers", "--interval", str(interval)],
+                                         env={**os.environ, "DATABASE_URL": url})
+    click.echo(f"serving on http://{host}:{port}/ with {processes} processes "
+               f"(API: /api/v1, OpenAPI: /api/v1/openapi.json)")
+    try:
+        Server().run()
+    finally:
+        if timer_process is not None:
+            timer_process.terminate()
+            timer_process.wait(timeout=30)
 
 
 def _timer_loop(services, interval: float, stop) -> None:

@@ -7,7 +7,9 @@ from ..auth import Principal
 from ..decisions import DecisionError
 from ..deployments import VersionUnavailable
 from ..errors import Forbidden, Invalid, NotFound
+from ..store.paging import BadCursor
 from ..store.repository import Page, Store
+from .tasks import CURSOR_MESSAGE
 from .base import CaseServiceBase, iso
 
 
@@ -36,14 +38,21 @@ class ReadService(CaseServiceBase):
             return view
 
     def list_cases(self, principal: Principal, *, filters: dict[str, Any] | None = None, search: str | None = None,
-                   page: int = 1, per_page: int = 50) -> Page:
+                   page: int = 1, per_page: int = 50, cursor: str | None = None) -> Page:
         with self.db.session() as s:
             store = Store(s)
-            result = store.cases(filters=filters or {}, search=search, page=page, per_page=min(max(per_page, 1), 500),
-                                 visible_to_subject=None if principal.is_staff else principal.username,
-                                 staff_member=principal.username if principal.is_staff else None)
-            items = [self._case_summary(c, principal, self._acts_as_staff(store, principal, c)) for c in result.items]
-        return Page(items, result.total, result.page, result.per_page)
+            try:
+                result = store.cases(filters=filters or {}, search=search, page=page,
+                                     per_page=min(max(per_page, 1), 500), cursor=cursor,
+                                     visible_to_subject=None if principal.is_staff else principal.username,
+                                     staff_member=principal.username if principal.is_staff else None)
+            except BadCursor:
+                raise Invalid("the cursor is not one this list handed out", {"cursor": CURSOR_MESSAGE}) from None
+            # a respondent has no staff role in their own case (one query for the page, not one per case)
+            own = store.cases_of_person(principal.username, [c.id for c in result.items]) if principal.is_staff \
+                else set()
+            items = [self._case_summary(c, principal, principal.is_staff and c.id not in own) for c in result.items]
+        return result.with_items(items)
 
     def evaluate_decision(self, principal: Principal, decision: str, inputs: dict[str, Any]) -> dict[str, Any]:
         if not principal.is_staff:

@@ -14,6 +14,7 @@ from ..engine import EngineError, ProcessEngine, TaskNotOpen
 from ..engine import Case as WorkflowCase
 from ..errors import Conflict, Invalid, NotFound
 from ..forms import FormErrors
+from ..store.paging import BadCursor
 from ..store.repository import Page, Store
 from .base import CaseServiceBase, iso
 from .documents import issue_due_documents, prefill_numbers, step_failed
@@ -28,18 +29,24 @@ REPORTER_FORMS = ("notify_reporter",)
 MAX_FILE_BYTES = 20 * 1024 * 1024
 MAX_UPLOAD_BYTES = 60 * 1024 * 1024
 UPLOAD_LIMIT = "每个文件不超过 20 MB，一次提交合计不超过 60 MB"
+CURSOR_MESSAGE = "请使用上一页返回的 next_cursor，或改用 page 翻页"
 
 
 class TaskService(CaseServiceBase):
     def list_tasks(self, principal: Principal, *, filters: dict[str, Any] | None = None, page: int = 1,
-                   per_page: int = 50, sort: str = "due") -> Page:
-        """The caller's open tasks, read from the task index alone."""
+                   per_page: int = 50, sort: str = "due", cursor: str | None = None,
+                   scope: str | None = None) -> Page:
+        """The caller's open tasks, read from the task index alone (``scope``: None, "personal" or "group", see
+        Store.open_tasks_for). A cursor this list did not hand out is a 422 on ``cursor``."""
         with self.db.session() as s:
-            result = Store(s).open_tasks_for(principal.username, set(principal.roles), filters=filters or {},
-                                             page=page, per_page=min(max(per_page, 1), 200), sort=sort)
+            try:
+                result = Store(s).open_tasks_for(principal.username, set(principal.roles), filters=filters or {},
+                                                 page=page, per_page=min(max(per_page, 1), 200), sort=sort,
+                                                 cursor=cursor, scope=scope)
+            except BadCursor:
+                raise Invalid("the cursor is not one this list handed out", {"cursor": CURSOR_MESSAGE}) from None
         now = self.clock()
-        items = [self._task_view(t, c, now) for t, c in result.items]
-        return Page(items, result.total, result.page, result.per_page)
+        return result.with_items([self._task_view(t, c, now) for t, c in result.items])
 
     def get_task(self, principal: Principal, task_id: str) -> dict[str, Any]:
         """A task with its form's JSON Schema, the current values of its fields and the case in brief."""

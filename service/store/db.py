@@ -79,5 +79,12 @@ class Database:
         with self.engine.connect() as connection:
             return MigrationContext.configure(connection).get_current_revision() != head
 
+    def refresh_statistics(self) -> None:
+        """After a bulk load: the planner's statistics and PostgreSQL's visibility map (which index-only scans
+        need), as autovacuum would bring them up to date a little later."""
+        if self.dialect == "postgresql":
+            with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+                connection.exec_driver_sql("VACUUM ANALYZE")
+
     def dispose(self) -> None:
         self.engine.dispose()

@@ -4,8 +4,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import (JSON, Boolean, DateTime, ForeignKey, Index, Integer, LargeBinary, String, Text,
-                        TypeDecorator, UniqueConstraint)
+from sqlalchemy import (JSON, Boolean, DateTime, Float, ForeignKey, Index, Integer, LargeBinary, String, Text,
+                        TypeDecorator, UniqueConstraint, text)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -126,7 +126,8 @@ class Case(Base):
     version: Mapped[int] = mapped_column(Integer, nullable=False)
 
     __mapper_args__ = {"version_id_col": version}
-    __table_args__ = (Index("ix_cases_subject_year", "subject", "year", "established"),)
+    __table_args__ = (Index("ix_cases_subject_year", "subject", "year", "established"),
+                      Index("ix_cases_status_id", "status", "id"))
 
 
 class CaseState(Base):
@@ -136,6 +137,13 @@ class CaseState(Base):
 
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), primary_key=True)
     state: Mapped[str] = mapped_column(Text)
+
+
+NO_DUE = dt.datetime(9999, 12, 31, tzinfo=dt.timezone.utc)  # due_order of a task without a due time: last
+
+
+def _due_order(context) -> dt.datetime:
+    return context.get_current_parameters().get("due") or NO_DUE
 
 
 class Task(Base):
@@ -153,13 +161,40 @@ class Task(Base):
     claimed_by: Mapped[str | None] = mapped_column(String(64))
     form_key: Mapped[str | None] = mapped_column(String(64))
     due: Mapped[dt.datetime | None] = mapped_column()
+    # the due time, or NO_DUE: the inbox's order "by due time, tasks without one last" as one indexed column
+    due_order: Mapped[dt.datetime] = mapped_column(default=_due_order)
     state: Mapped[str] = mapped_column(String(16), default="open")  # open | completed | cancelled
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     finished_at: Mapped[dt.datetime | None] = mapped_column()
     completed_by: Mapped[str | None] = mapped_column(String(64))
     data: Mapped[dict[str, Any] | None] = mapped_column()  # what the form submitted, kept at completion
 
-    __table_args__ = (Index("ix_tasks_state_role", "state", "role"), Index("ix_tasks_state_assignee", "state", "assignee"))
+    # the lists in the order of each sort, so a page reads only its own rows (migration 0010_scale): each role's
+    # queue of unassigned tasks (partial indexes: "assignee IS NULL" is no equality, so PostgreSQL would not
+    # read a full index in due order past it; case_id last, so counting skips a respondent's own cases from the
+    # index alone), a person's own tasks, claims, and the cases a person has tasks in
+    __table_args__ = (
+        Index("ix_tasks_queue_due", "state", "role", "due_order", "created_at", "id", "case_id",
+              postgresql_where=text("assignee IS NULL"), sqlite_where=text("assignee IS NULL")),
+        Index("ix_tasks_queue_created", "state", "role", "created_at", "id", "case_id",
+              postgresql_where=text("assignee IS NULL"), sqlite_where=text("assignee IS NULL")),
+        Index("ix_tasks_assignee_due", "state", "assignee", "due_order", "created_at", "id"),
+        # claims, in each order: small (claimed rows only), and SQLite, which plans without statistics, then
+        # prefers them to walking a whole role's queue in order to find a person's few claims
+        Index("ix_tasks_claimed_due", "state", "claimed_by", "role", "due_order", "created_at", "id",
+              postgresql_where=text("claimed_by IS NOT NULL"), sqlite_where=text("claimed_by IS NOT NULL")),
+        Index("ix_tasks_claimed_created", "state", "claimed_by", "role", "created_at", "id",
+              postgresql_where=text("claimed_by IS NOT NULL"), sqlite_where=text("claimed_by IS NOT NULL")),
+        Index("ix_tasks_assignee_case", "assignee", "case_id"),
+    )
+
+
+# newest case first, its tasks in the order they opened (a column sorted descending: outside the class body)
+# (assignee last: with it the index alone answers the capped count on SQLite, which re-checks the partial condition)
+Index("ix_tasks_queue_case", Task.state, Task.role, Task.case_id.desc(), Task.created_at, Task.id, Task.assignee,
+      postgresql_where=text("assignee IS NULL"), sqlite_where=text("assignee IS NULL"))
+Index("ix_tasks_claimed_case", Task.state, Task.claimed_by, Task.role, Task.case_id.desc(), Task.created_at, Task.id,
+      postgresql_where=text("claimed_by IS NOT NULL"), sqlite_where=text("claimed_by IS NOT NULL"))
 
 
 class Timer(Base):
@@ -241,6 +276,16 @@ class LoginThrottle(Base):
     key: Mapped[str] = mapped_column(String(200), primary_key=True)  # account:<name> | address:<ip>
     window_start: Mapped[dt.datetime] = mapped_column()
     failures: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class RateLimit(Base):
+    """A rate limit's counter in its current window (Flask-Limiter's store), shared by every server process."""
+
+    __tablename__ = "rate_limits"
+
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)  # the limit and who it counts (address)
+    hits: Mapped[int] = mapped_column(Integer, default=0)
+    expires_at: Mapped[float] = mapped_column(Float, index=True)  # the window's end, seconds since the epoch
 
 
 class WebSession(Base):

@@ -3,25 +3,25 @@ the service layer owns the transaction."""
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
 from typing import Any, Iterable, Sequence
 
-from sqlalchemy import and_, delete, func, or_, select, text, update
+from sqlalchemy import Integer, and_, case, delete, func, insert, or_, select, text, update
 from sqlalchemy.orm import Session
 
+from .paging import Page, SortKey, after, capped_count, decode_cursor, encode_cursor, top
 from .models import (Attachment, Case, CasePerson, CaseState, DecisionRecord, Deployment, DeploymentActivation,
-                     DeploymentFile, Disqualification, Document, DocumentNumber, Draft, Event, LoginThrottle, Task,
-                     Timer, User, UserRole, WebSession, utcnow)
+                     DeploymentFile, Disqualification, Document, DocumentNumber, Draft, Event, LoginThrottle,
+                     RateLimit, Task, Timer, User, UserRole, WebSession, utcnow)
 
 TIMERS_CHANNEL = "accountability_timers"  # PostgreSQL NOTIFY channel: a step scheduled a timer
 
-
-@dataclass(frozen=True)
-class Page:
-    items: list[Any]
-    total: int
-    page: int
-    per_page: int
+# the orders of the task lists: (column, descending) down to the unique id
+TASK_SORTS: dict[str, SortKey] = {
+    "due": ((Task.due_order, False), (Task.created_at, False), (Task.id, False)),
+    "created": ((Task.created_at, False), (Task.id, False)),
+    "case": ((Task.case_id, True), (Task.created_at, False), (Task.id, False)),
+}
+CASE_SORT: SortKey = ((Case.id, True),)
 
 
 class Store:
@@ -142,7 +142,33 @@ class Store:
             q = q.where(CasePerson.case_id != exclude_case)
         return self.s.scalar(q) or 0
 
+    def bulk_insert(self, model: type, rows: Sequence[dict[str, Any]]) -> None:
+        """Insert many rows of one table in batches (the benchmark's and an import's fast path)."""
+        if not rows:
+            return
+        table = model.__table__
+        self.s.execute(insert(table), list(rows))
+        key = table.c.get("id")
+        if "id" in rows[0] and key is not None and key.autoincrement is not False \
+                and self.s.bind.dialect.name == "postgresql" and isinstance(key.type, Integer):
+            # ids given: move the sequence past them, or the next ordinary insert would take one of them
+            self.s.execute(text(f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), "
+                                f"(SELECT max(id) FROM {table.name}))"))
+
+    def max_id(self, model: type) -> int:
+        return self.s.scalar(select(func.max(model.id))) or 0
+
+    def count(self, model: type) -> int:
+        return self.s.scalar(select(func.count()).select_from(model)) or 0
+
     # ------------------------------------------------------------------ respondents
+    def cases_of_person(self, person: str, case_ids: Sequence[int]) -> set[int]:
+        """Which of these cases have ``person`` as a respondent (one query for a whole page)."""
+        if not case_ids:
+            return set()
+        return set(self.s.scalars(select(CasePerson.case_id).where(CasePerson.person == person,
+                                                                    CasePerson.case_id.in_(list(case_ids)))))
+
     def case_persons(self, case_id: int) -> list[CasePerson]:
         return list(self.s.scalars(select(CasePerson).where(CasePerson.case_id == case_id)))
 
@@ -167,27 +193,33 @@ class Store:
             self.s.delete(row)
 
     def cases(self, *, filters: dict[str, Any], visible_to_subject: str | None, page: int, per_page: int,
-              search: str | None = None, staff_member: str | None = None) -> Page:
-        """``visible_to_subject``: an officer, who sees only the cases with a task of theirs. ``staff_member``:
-        staff, who see every case except one where they are a respondent before their own first task."""
-        q = select(Case)
-        conds = []
+              search: str | None = None, staff_member: str | None = None, cursor: str | None = None) -> Page:
+        """Newest first. ``visible_to_subject``: an officer, who sees only the cases with a task of theirs.
+        ``staff_member``: staff, who see every case except one where they are a respondent before their own first
+        task. ``cursor`` (from a page's ``next_cursor``) starts after that page instead of at ``page``; the count
+        stops at COUNT_CAP. Raises paging.BadCursor for a cursor this list did not hand out."""
+        q = select(Case.id)
         for key in ("status", "channel", "year", "unit", "subject"):
             if filters.get(key) not in (None, ""):
-                conds.append(getattr(Case, key) == filters[key])
+                q = q.where(getattr(Case, key) == filters[key])
         if visible_to_subject is not None:  # a respondent: their cases, from their own first task on
-            conds.append(Case.id.in_(select(Task.case_id).where(Task.assignee == visible_to_subject)))
+            q = q.where(Case.id.in_(select(Task.case_id).where(Task.assignee == visible_to_subject)))
         if staff_member is not None:  # staff are respondents like anyone else in their own cases
-            conds.append(or_(Case.id.not_in(select(CasePerson.case_id).where(CasePerson.person == staff_member)),
-                             Case.id.in_(select(Task.case_id).where(Task.assignee == staff_member))))
+            q = q.where(or_(Case.id.not_in(select(CasePerson.case_id).where(CasePerson.person == staff_member)),
+                            Case.id.in_(select(Task.case_id).where(Task.assignee == staff_member))))
         if search:
             like = f"%{search}%"
-            conds.append(or_(Case.summary.ilike(like), Case.subject.ilike(like), Case.unit.ilike(like)))
-        if conds:
-            q = q.where(and_(*conds))
-        total = self.s.scalar(select(func.count()).select_from(q.subquery())) or 0
-        items = list(self.s.scalars(q.order_by(Case.id.desc()).limit(per_page).offset((page - 1) * per_page)))
-        return Page(items, total, page, per_page)
+            q = q.where(or_(Case.summary.ilike(like), Case.subject.ilike(like), Case.unit.ilike(like)))
+        total, capped = capped_count(self.s, [q])
+        offset = (page - 1) * per_page
+        if cursor:
+            q, offset = q.where(after(CASE_SORT, decode_cursor(cursor, "cases", CASE_SORT))), 0
+        ids = list(self.s.scalars(top([q], CASE_SORT, per_page + 1, offset)))
+        more, ids = len(ids) > per_page, ids[:per_page]
+        rows = {c.id: c for c in self.s.scalars(select(Case).where(Case.id.in_(ids)))} if ids else {}
+        items = [rows[i] for i in ids]
+        next_cursor = encode_cursor("cases", [ids[-1]]) if more else None
+        return Page(items, total, page, per_page, capped, next_cursor)
 
     # ------------------------------------------------------------------ task index
     def task(self, task_id: str) -> Task | None:
@@ -237,40 +269,86 @@ class Store:
         return result.rowcount == 1
 
     def open_tasks_for(self, username: str, roles: set[str], *, filters: dict[str, Any], page: int,
-                       per_page: int, sort: str = "due") -> Page:
-        """The caller's open tasks: assigned to them, or unassigned in one of their roles. Index only."""
+                       per_page: int, sort: str = "due", cursor: str | None = None, scope: str | None = None) -> Page:
+        """The caller's open tasks: assigned to them, or unassigned in one of their roles. Index only.
+
+        ``scope``: None for all of them; "personal" for those assigned to or claimed by the caller; "group" for
+        the unassigned, unclaimed ones of their roles. Each part (the caller's own, each role's queue) is read in
+        the order of its index and only as far as the page reaches; the count stops at COUNT_CAP. ``cursor`` (a
+        page's ``next_cursor``) starts after that page instead of at ``page``. Raises paging.BadCursor."""
+        key = TASK_SORTS.get(sort, TASK_SORTS["due"])
+        branches = self._task_branches(username, roles, filters, scope, key)
+        if not branches:
+            return Page([], 0, page, per_page)
+        total, capped = capped_count(self.s, branches)
+        offset = (page - 1) * per_page
+        if cursor:
+            start = after(key, decode_cursor(cursor, f"tasks:{sort}", key))
+            branches, offset = [b.where(start) for b in branches], 0
+        found = self.s.execute(top(branches, key, per_page + 1, offset)).all()
+        more, found = len(found) > per_page, found[:per_page]
+        ids = [r.id for r in found]
+        # each task with the two columns of its case that a list shows (channel, subject), not the whole case
+        rows = {r.Task.id: (r.Task, r) for r in self.s.execute(
+            select(Task, Case.channel, Case.subject).join(Case, Case.id == Task.case_id).where(Task.id.in_(ids)))}
+        next_cursor = encode_cursor(f"tasks:{sort}", [getattr(found[-1], c.key) for c, _ in key]) if more else None
+        return Page([rows[i] for i in ids], total, page, per_page, capped, next_cursor)
+
+    @staticmethod
+    def _task_branches(username: str, roles: set[str], filters: dict[str, Any], scope: str | None,
+                       key: SortKey) -> list[Any]:
+        """One query per queue the caller sees (their own tasks; each role's unassigned tasks), each selecting the
+        sort key's columns, so each can be read in its index's order."""
+        columns = list(dict.fromkeys([Task.id, *(c for c, _ in key)]))
+
+        def branch(*conds):
+            q = select(*columns).where(Task.state == "open", *conds)
+            if filters.get("name"):
+                q = q.where(Task.name == filters["name"])
+            if filters.get("case_id"):
+                q = q.where(Task.case_id == filters["case_id"])
+            if filters.get("channel"):
+                q = q.join(Case, Case.id == Task.case_id).where(Case.channel == filters["channel"])
+            if filters.get("role"):
+                q = q.where(Task.role == filters["role"])
+            if filters.get("overdue"):
+                q = q.where(Task.due < utcnow())
+            if filters.get("claimed") == "me":
+                q = q.where(Task.claimed_by == username)
+            elif filters.get("claimed") == "none":
+                q = q.where(Task.claimed_by.is_(None))
+            return q
+
         # a respondent has no part in the office's or the group's work on their own case, whatever their roles
         own_cases = select(CasePerson.case_id).where(CasePerson.person == username)
-        visible = or_(Task.assignee == username, and_(Task.assignee.is_(None), Task.role.in_(sorted(roles)),
-                                                      Task.case_id.not_in(own_cases)))
-        q = select(Task, Case).join(Case, Case.id == Task.case_id).where(Task.state == "open", visible)
-        if filters.get("name"):
-            q = q.where(Task.name == filters["name"])
-        if filters.get("case_id"):
-            q = q.where(Task.case_id == filters["case_id"])
-        if filters.get("channel"):
-            q = q.where(Case.channel == filters["channel"])
-        if filters.get("role"):
-            q = q.where(Task.role == filters["role"])
-        if filters.get("overdue"):
-            q = q.where(Task.due < utcnow())
-        if filters.get("claimed") == "me":
-            q = q.where(Task.claimed_by == username)
-        elif filters.get("claimed") == "none":
-            q = q.where(Task.claimed_by.is_(None))
-        total = self.s.scalar(select(func.count()).select_from(q.subquery())) or 0
-        order = {"due": (Task.due.is_(None), Task.due, Task.created_at), "created": (Task.created_at,),
-                 "case": (Task.case_id.desc(), Task.created_at)}.get(sort, (Task.due.is_(None), Task.due))
-        rows = self.s.execute(q.order_by(*order, Task.id).limit(per_page).offset((page - 1) * per_page)).all()
-        return Page([(t, c) for t, c in rows], total, page, per_page)
+        queues = [r for r in sorted(roles) if not filters.get("role") or r == filters["role"]]
+        out = []
+        if scope != "group":
+            out.append(branch(Task.assignee == username))
+        for role in queues:
+            conds = [Task.role == role, Task.assignee.is_(None), Task.case_id.not_in(own_cases)]
+            if scope == "personal":
+                conds.append(Task.claimed_by == username)
+            elif scope == "group":
+                conds.append(Task.claimed_by.is_(None))
+            out.append(branch(*conds))
+        return out
 
     # ------------------------------------------------------------------ timers
     def replace_timers(self, case_id: int, timers: Sequence[tuple[str, str, dt.datetime]]) -> None:
-        before = set(self.s.scalars(select(Timer.id).where(Timer.case_id == case_id)))
+        rows = self.s.execute(select(Timer.id, Timer.name, Timer.due).where(Timer.case_id == case_id)).all()
+        if {(r.id, r.name, r.due) for r in rows} == set(timers):
+            return  # most steps leave the timers as they were: no writes
+        before = {r.id for r in rows}
         self.s.execute(delete(Timer).where(Timer.case_id == case_id))
         self.s.add_all(Timer(id=tid, case_id=case_id, name=name, due=due) for tid, name, due in timers)
         if {tid for tid, _, _ in timers} - before and self.s.bind.dialect.name == "postgresql":
             # a new timer: wake the timer workers when this transaction commits
+            self.s.execute(text(f"NOTIFY {TIMERS_CHANNEL}"))
+
+    def wake_timer_workers(self) -> None:
+        """PostgreSQL: wake the timer workers when this transaction commits (new timers were written)."""
+        if self.s.bind.dialect.name == "postgresql":
             self.s.execute(text(f"NOTIFY {TIMERS_CHANNEL}"))
 
     def due_timer_cases(self, now: dt.datetime, limit: int, skip: Sequence[int] = ()) -> list[int]:
@@ -341,6 +419,35 @@ class Store:
 
     def clear_failures(self, key: str) -> None:
         self.s.execute(delete(LoginThrottle).where(LoginThrottle.key == key))
+
+    def rate_limit_hit(self, key: str, now: float, expiry: float, amount: int = 1) -> int:
+        """Count ``amount`` hits on a rate limit's key in one atomic statement (a new window when the last one is
+        over); the hits in the window so far. Safe across processes on both databases."""
+        if self.s.bind.dialect.name == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert as upsert
+        else:
+            from sqlalchemy.dialects.sqlite import insert as upsert
+        table = RateLimit.__table__
+        over = table.c.expires_at <= now
+        q = upsert(table).values(key=key, hits=amount, expires_at=now + expiry)
+        q = q.on_conflict_do_update(index_elements=[table.c.key], set_={
+            "hits": case((over, amount), else_=table.c.hits + amount),
+            "expires_at": case((over, now + expiry), else_=table.c.expires_at)}).returning(table.c.hits)
+        return self.s.execute(q).scalar_one()
+
+    def rate_limit(self, key: str, now: float) -> tuple[int, float]:
+        """(hits, window end) of a rate limit's key; (0, now) when it has no window running."""
+        row = self.s.execute(select(RateLimit.hits, RateLimit.expires_at).where(RateLimit.key == key,
+                                                                                RateLimit.expires_at > now)).first()
+        return (row.hits, row.expires_at) if row else (0, now)
+
+    def clear_rate_limits(self, key: str | None = None, *, expired_before: float | None = None) -> int:
+        q = delete(RateLimit)
+        if key is not None:
+            q = q.where(RateLimit.key == key)
+        if expired_before is not None:
+            q = q.where(RateLimit.expires_at <= expired_before)
+        return self.s.execute(q).rowcount
 
     def add_session(self, session_id: str, username: str, now: dt.datetime) -> None:
         self.s.add(WebSession(id=session_id, username=username, created_at=now, last_seen=now))

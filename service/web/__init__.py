@@ -28,7 +28,11 @@ from ..store.db import Database
 
 from ..auth import Principal
 
-limiter = Limiter(key_func=get_remote_address, storage_uri="memory://", strategy="fixed-window")
+from . import ratelimit  # noqa: E402,F401  (registers the accountability-db:// storage)
+
+# the counters live in the database (every server process counts in the same place), or in Redis where
+# RATELIMIT_STORAGE_URI says so
+limiter = Limiter(key_func=get_remote_address, strategy="fixed-window")
 csrf = CSRFProtect()
 login_manager = LoginManager()
 babel = Babel()
@@ -116,6 +120,8 @@ def create_app(database_url: str | None = None, *, services: Services | None = N
     # the limiter object is shared by every app in a process: each app says whether it limits (else one app
     # created with RATELIMIT_ENABLED=False would switch the limits off for all that follow)
     app.config.setdefault("RATELIMIT_ENABLED", True)
+    app.config.setdefault("RATELIMIT_STORAGE_URI", os.environ.get("RATELIMIT_STORAGE_URI") or
+                          f"{ratelimit.SCHEME}://")
     limiter.init_app(app)
     csrf.init_app(app)
     login_manager.init_app(app)
@@ -127,7 +133,11 @@ def create_app(database_url: str | None = None, *, services: Services | None = N
 
     @login_manager.user_loader
     def load_user(username: str):
+        from flask import current_app
+
         from ..store.repository import Store
+        # the login manager is shared by every app in the process: each request reads its own app's database
+        services = current_app.extensions["accountability"]
         if not services.logins.session_user(session.get("sid"), username):
             return None  # logged out (on this or another tab), or idle too long: the cookie no longer works
         with services.db.session() as s:
@@ -272,11 +282,11 @@ def csv_response(filename: str, header: list[str], rows) -> Response:
                     headers={"Content-Disposition": f"attachment; filename={filename}"})
 
 
-def page_arg() -> int:
-    """The ?page= number of a listing, 1 when absent or 0; a value that is not a whole number an INTEGER holds is
-    refused before the view runs (inputs.check_request_text)."""
+def page_arg(name: str = "page") -> int:
+    """The ?page= (or ?NAME=) number of a listing, 1 when absent or 0; a value that is not a whole number an
+    INTEGER holds is refused (422)."""
     from .inputs import optional_number
-    return max(optional_number("page", 1, minimum=0) or 1, 1)
+    return max(optional_number(name, 1, minimum=0) or 1, 1)
 
 
 def services() -> Services:

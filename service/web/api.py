@@ -44,7 +44,8 @@ def int_arg(name: str, default: int | None = None, minimum: int = 1, maximum: in
 
 
 def page_json(page) -> dict[str, Any]:
-    return {"items": page.items, "total": page.total, "page": page.page, "per_page": page.per_page}
+    return {"items": page.items, "total": page.total, "page": page.page, "per_page": page.per_page,
+            "total_capped": page.total_capped, "next_cursor": page.next_cursor}
 
 
 @api.get("/openapi.json")
@@ -92,7 +93,8 @@ def list_tasks():
     if sort not in ("due", "created", "case"):
         raise ServiceError("sort must be due, created or case", {"sort": "请从 due、created、case 中选择"})
     page = services().cases.list_tasks(principal, filters=filters, page=int_arg("page", 1),
-                                       per_page=int_arg("per_page", 50), sort=sort)
+                                       per_page=int_arg("per_page", 50), sort=sort,
+                                       cursor=request.args.get("cursor") or None)
     return jsonify(page_json(page))
 
 
@@ -133,7 +135,8 @@ def list_cases():
     if request.args.get("year"):
         filters["year"] = int_arg("year", minimum=1900, maximum=9999)
     page = services().cases.list_cases(principal, filters=filters, search=request.args.get("q") or None,
-                                       page=int_arg("page", 1), per_page=int_arg("per_page", 50))
+                                       page=int_arg("page", 1), per_page=int_arg("per_page", 50),
+                                       cursor=request.args.get("cursor") or None)
     return jsonify(page_json(page))
 
 

@@ -27,7 +27,16 @@ PAGING = [{"name": "page", "in": "query", "schema": {"type": "integer", "minimum
                                                      "default": 1}},
           {"name": "per_page", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": INT_MAX,
                                                          "default": 50},
-           "description": "at most 200 tasks or 500 cases are returned per page"}]
+           "description": "at most 200 tasks or 500 cases are returned per page"},
+          {"name": "cursor", "in": "query", "schema": {"type": "string"},
+           "description": "the next_cursor of the page before: the page after it, however many rows were added "
+                          "meanwhile (no row twice, none left out); page is then ignored"}]
+PAGE_FIELDS = {"total": {"type": "integer", "description": "how many there are, counted up to 1,000; when "
+                                                          "total_capped is true there are more than that"},
+               "page": {"type": "integer"}, "per_page": {"type": "integer"},
+               "total_capped": {"type": "boolean", "description": "the count stopped at 1,000 (\"1000+\")"},
+               "next_cursor": {"type": ["string", "null"],
+                               "description": "pass as cursor for the next page; null on the last page"}}
 YEAR = {"type": "integer", "minimum": 1900, "maximum": 9999}
 
 
@@ -195,8 +204,7 @@ OPENAPI: dict[str, Any] = {
                                     "overdue": {"type": "boolean"}, "form_key": {"type": ["string", "null"]},
                                     "channel": {"type": "string"}, "subject": {"type": "string"}}},
             "TaskPage": {"type": "object", "properties": {"items": {"type": "array", "items": _ref("Task")},
-                                                          "total": {"type": "integer"}, "page": {"type": "integer"},
-                                                          "per_page": {"type": "integer"}}},
+                                                          **PAGE_FIELDS}},
             "TaskDetail": {"allOf": [_ref("Task"), {"type": "object", "properties": {
                 "form": {"type": ["object", "null"], "description": "the form's JSON Schema (draft 2020-12)"},
                 "data": {"type": "object", "description": "current values of the form's fields"},
@@ -239,8 +247,7 @@ OPENAPI: dict[str, Any] = {
                                                             "description": "decision traces, each naming its person"},
                 "reporter": {"type": "object", "description": "office only"}}}]},
             "CasePage": {"type": "object", "properties": {"items": {"type": "array", "items": _ref("Case")},
-                                                          "total": {"type": "integer"}, "page": {"type": "integer"},
-                                                          "per_page": {"type": "integer"}}},
+                                                          **PAGE_FIELDS}},
             "Evaluation": {"type": "object", "properties": {"outputs": {}, "trace": {"type": "object"}}},
         },
     },

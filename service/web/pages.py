@@ -100,19 +100,25 @@ def inbox():
     if request.args.get("overdue"):
         filters["overdue"] = True
     sort = request.args.get("sort") if request.args.get("sort") in ("due", "created", "case") else "due"
-    page = page_arg()
     svc = services().cases
-    mine = svc.list_tasks(p, filters={**filters, "claimed": None}, page=1, per_page=500, sort=sort)
-    personal = [t for t in mine.items if t["assignee"] == p.username or t["claimed_by"] == p.username]
-    group_page = svc.list_tasks(p, filters={**filters, "claimed": "none"}, page=page, per_page=25, sort=sort)
-    group = [t for t in group_page.items if t["assignee"] is None]
+    # two lists, each read a page at a time in the order of its index: never the whole queue
+    mine_page = svc.list_tasks(p, filters=filters, page=page_arg("mine"), per_page=25, sort=sort, scope="personal")
+    group_page = svc.list_tasks(p, filters=filters, page=page_arg(), per_page=25, sort=sort, scope="group")
+    personal, group = mine_page.items, group_page.items
     for t in personal + group:
         t["due_state"] = _due_state(t)
     deployments = services().deployments
     task_names = deployments.reference_engine().user_task_titles()
     return render_template("inbox.html", personal=personal, group=group, group_page=group_page,
-                           filters=request.args, task_names=task_names, channels=channels(), sort=sort,
-                           people=officers())
+                           mine_page=mine_page, mine_url=_page_url("pages.inbox", "mine"),
+                           group_url=_page_url("pages.inbox"), filters=request.args, task_names=task_names,
+                           channels=channels(), sort=sort, people=officers())
+
+
+def _page_url(endpoint: str, param: str = "page"):
+    """page number -> the address of this list's page, keeping the other query arguments."""
+    args = {k: v for k, v in request.args.items() if k != param}
+    return lambda n: url_for(endpoint, **args, **({param: n} if n > 1 else {}))
 
 
 def _due_state(task: dict[str, Any]) -> str:
@@ -397,9 +403,9 @@ def cases():
              o.get("served_on") or "", APPEAL_RESULTS.get(o.get("appeal_result"), "")]
             for c in result.items
             for o in (c.get("outcomes") or [{"person": c["subject"], "unit": c["unit"]}])))
-    page = page_arg()
-    result = svc.list_cases(p, filters=filters, search=search, page=page, per_page=25)
-    return render_template("cases.html", page=result, filters=request.args, channels=channels(), people=officers())
+    result = svc.list_cases(p, filters=filters, search=search, page=page_arg(), per_page=25)
+    return render_template("cases.html", page=result, page_url=_page_url("pages.cases", "page"),
+                           filters=request.args, channels=channels(), people=officers())
 
 
 APPEAL_RESULTS = {"upheld": "维持", "lowered": "降低", "revoked": "撤销", "dismissed": "驳回申诉"}
