@@ -166,7 +166,7 @@ def run_scenario(engine: ProcessEngine, scenario: Scenario) -> ScenarioResult:
                               f"{', '.join(sorted(EXPECT_KEYS - {'refused'}))})")
         facts = _facts(scenario)
         try:
-            case = engine.start(scenario.intake, facts)
+            case = engine.start(scenario.intake, facts, now=now)
         except FormErrors as exc:
             raise _StepFailed(f"intake: form errors: {_errors(exc)}") from None
         except EngineError as exc:
@@ -246,9 +246,9 @@ def _run_step(engine: ProcessEngine, case, step: dict[str, Any], facts: dict[str
               where: str) -> dt.datetime:
     if "votes" in step:
         _ballots(engine, case, step["votes"], "Task_vote", None, facts, where,
-                 lambda e: _vote_data(e, step.get("measures")))
+                 lambda e: _vote_data(e, step.get("measures")), now)
     elif "reviews" in step:
-        _ballots(engine, case, step["reviews"], "Task_review", step.get("person"), facts, where, _review_data)
+        _ballots(engine, case, step["reviews"], "Task_review", step.get("person"), facts, where, _review_data, now)
     elif "wait" in step:
         delta = _duration(str(step["wait"]))
         if delta is None:
@@ -259,7 +259,7 @@ def _run_step(engine: ProcessEngine, case, step: dict[str, Any], facts: dict[str
         persons = step.get("persons") or [step.get("person")]
         for person in persons:
             task = _pick(engine, case, step["task"], person, where)
-            engine.complete(case, task.id, step.get("data") or {}, facts)
+            engine.complete(case, task.id, step.get("data") or {}, facts, now=now)
     elif "expect" not in step:
         raise _StepFailed(f"{where}: a step needs task, votes, reviews, wait or expect")
     return now
@@ -286,7 +286,7 @@ def _pick(engine: ProcessEngine, case, name: str, person: str | None, where: str
 
 
 def _ballots(engine: ProcessEngine, case, entries: list[Any], name: str, person: str | None,
-             facts: dict[str, Any], where: str, to_data) -> None:
+             facts: dict[str, Any], where: str, to_data, now: dt.datetime | None = None) -> None:
     tasks = [t for t in engine.open_tasks(case) if t.name == name and (person is None or t.person == person)]
     if not tasks:
         raise _StepFailed(f"{where}: no {name} is open" + (f" for {person}" if person else "")
@@ -302,7 +302,7 @@ def _ballots(engine: ProcessEngine, case, entries: list[Any], name: str, person:
     for member, entry in zip(members, entries):
         task = next(t for t in engine.open_tasks(case)
                     if t.name == name and t.assignee == member and (person is None or t.person == person))
-        engine.complete(case, task.id, to_data(entry), facts)
+        engine.complete(case, task.id, to_data(entry), facts, now=now)
 
 
 def _vote_data(entry: Any, measures: dict[str, str] | None) -> dict[str, Any]:

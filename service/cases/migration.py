@@ -49,7 +49,7 @@ class MigrationService(CaseServiceBase):
                     refused.append({"id": case_id, "reasons": reasons})
                     continue
                 source = row.deployment_id
-                wf = old.migrate(wf, new)
+                wf = old.migrate(wf, new, now=self.clock())
                 row.deployment_id = target
                 store.log(row.id, principal.username, "migrated", source=source, target=target)
                 self._sync(store, row, new, wf, actor=principal.username)

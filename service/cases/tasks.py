@@ -117,7 +117,7 @@ class TaskService(CaseServiceBase):
             wf = engine.restore(store.state(row.id))
             facts = self._facts(store, row, engine, wf)
             try:
-                step = engine.complete(wf, task_id, data, facts)
+                step = engine.complete(wf, task_id, data, facts, now=self.clock())
             except FormErrors as exc:
                 raise Invalid("the form has errors", exc.errors) from None
             except TaskNotOpen:
