@@ -87,7 +87,10 @@ class WorkCalendar:
         """Read an override file (see calendar/overrides.yaml); a mistake in it is an error naming the entry."""
         if not path.exists():
             return cls()
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        try:  # every value read as text: a date is checked here, with the entry named
+            data = yaml.load(path.read_text(encoding="utf-8"), Loader=yaml.BaseLoader) or {}
+        except yaml.YAMLError as exc:
+            raise LimitError(f"{path}: not valid YAML: {exc}") from None
         if not isinstance(data, dict) or set(data) - {"closed", "open"}:
             raise LimitError(f"{path}: expected the keys 'closed' and 'open' (lists of {{date, reason}})")
         lists = {}

@@ -148,7 +148,7 @@ class CaseServiceBase:
     @staticmethod
     def _index_row(t: OpenTask) -> dict[str, Any]:
         return {"id": t.id, "name": t.name, "title": t.title, "role": t.role, "assignee": t.assignee,
-                "person": t.person, "form_key": t.form_key, "due": t.due}
+                "person": t.person, "form_key": t.form_key, "due": t.due, "escalate_at": t.escalate_at}
 
     # ---------------------------------------------------------------- authorisation
 
