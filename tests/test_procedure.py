@@ -138,7 +138,7 @@ def test_each_channel_reaches_the_offices_registration_review(engine, channel, m
     run = start(engine, channel=channel)
     [task] = engine.open_tasks(run.case)
     assert (task.name, task.title, task.role, task.form_key) == ("Task_register", "立案审查", "office", "registration")
-    assert local_date(task.due) == work_calendar().last_day(local_date(task.ready_since), "P15D")  # 政策: 15 days
+    assert local_date(task.due) == work_calendar().last_day(local_date(task.ready_since), "P15D", "working")  # 政策
     markers = [h["name"] for h in run.case.history() if h["name"] in CHANNEL_MARKERS]
     assert markers == [marker]
     # a named subject is prefilled as the handler, for the office to check
@@ -251,7 +251,7 @@ def statement_limit(opened: dt.datetime) -> dt.datetime:
     return work_calendar().limit_end(opened, "P7D", STATEMENT_DAYS)
 
 
-STATEMENT_DAYS = "calendar"
+STATEMENT_DAYS = "working"
 
 
 def test_the_statement_period_expiring_records_the_waiver_and_goes_on(engine):

@@ -96,8 +96,8 @@ def notes(svc) -> list[Notification]:
 
 def test_working_days_skip_weekends_and_holidays_and_count_adjusted_saturdays():
     cal = WorkCalendar()
-    # Fri 25 Sep 2026 + 7 working days: Mon–Wed, then National Day (1–7 Oct), Thu 8, Fri 9, the 调休 Saturday 10 Oct,
-    # and Monday 12 Oct
+    # Fri 25 Sep 2026 (the Mid-Autumn Festival) + 7 working days: Mon–Wed, then National Day (1–7 Oct), Thu 8, Fri 9,
+    # the 调休 Saturday 10 Oct, and Monday 12 Oct
     assert cal.add_working_days(dt.date(2026, 9, 25), 7) == dt.date(2026, 10, 12)
     assert cal.is_workday(dt.date(2026, 10, 10)) and not cal.is_workday(dt.date(2026, 10, 11))
     assert cal.is_workday(dt.date(2026, 9, 20))  # a Sunday worked before National Day
@@ -138,8 +138,9 @@ def test_the_offices_overrides_close_days_and_open_others(tmp_path, monkeypatch)
 def test_due_dates_follow_the_clock_working_days_and_holidays(svc, clock):
     case_id = start(svc)
     [reg] = tasks(svc, OFFICE, case_id, "Task_register")
-    # 15 working days from Wed 16 Sep: the 调休 Sunday 20 Sep and Saturday 10 Oct count, National Day does not
-    assert dt.datetime.fromisoformat(reg["due"]) == day_end("2026-10-12")
+    # 15 working days from Wed 16 Sep: the 调休 Sunday 20 Sep and Saturday 10 Oct count, the Mid-Autumn Festival
+    # (Fri 25 Sep) and National Day (1–7 Oct) do not
+    assert dt.datetime.fromisoformat(reg["due"]) == day_end("2026-10-13")
     register(svc, case_id)
     [inv] = tasks(svc, OFFICE, case_id, "Task_investigate")
     # 30 calendar days from registration end on 16 Oct
@@ -192,11 +193,39 @@ def test_the_appeal_window_closes_after_30_days_and_the_case_goes_on(svc, clock)
     assert [t["name"] for t in svc.cases.list_tasks(OFFICE, filters={"case_id": case_id}).items] == ["Task_recovery"]
 
 
+def test_an_approved_extension_puts_the_new_limit_in_the_inbox_and_a_second_is_refused(svc, clock):
+    from service.errors import Invalid
+
+    case_id = start(svc)
+    register(svc, case_id)
+    [inv] = tasks(svc, OFFICE, case_id, "Task_investigate")
+    assert dt.datetime.fromisoformat(inv["due"]) == day_end("2026-10-16")
+    clock.set(dt.datetime(2026, 10, 14, 10, 0, tzinfo=CST))
+    step(svc, OFFICE, case_id, "Task_investigate", {"request_extension": True, "extension_reason": "需调取外单位档案"})
+    assert tasks(svc, OFFICE, case_id, "Task_investigate") == []
+    [approval] = tasks(svc, MEMBERS[0], case_id, "Task_approve_investigation_extension")
+    assert dt.datetime.fromisoformat(approval["due"]) == day_end("2026-10-19")  # 3 working days (政策)
+    step(svc, MEMBERS[1], case_id, "Task_approve_investigation_extension", {"extension_approved": True})
+    [again] = tasks(svc, OFFICE, case_id, "Task_investigate")
+    # 15 days more: Sat 31 Oct is a rest day, so the new limit ends on Monday 2 Nov
+    assert dt.datetime.fromisoformat(again["due"]) == day_end("2026-11-02")
+    assert svc.cases.list_tasks(OFFICE, filters={"case_id": case_id}).items[0]["due"] == again["due"]
+    with pytest.raises(Invalid) as refused:
+        svc.cases.complete(OFFICE, again["id"], {"request_extension": True, "extension_reason": "再次申请"})
+    assert "只能延长一次" in refused.value.fields["request_extension"]
+    assert tasks(svc, OFFICE, case_id, "Task_investigate")[0]["id"] == again["id"]  # nothing changed
+    # the old limit has passed, the new one has not: no reminder
+    clock.set(day_end("2026-10-16") + dt.timedelta(days=1))
+    assert svc.reminders.run().reminded == 0
+    clock.set(day_end("2026-11-02") + dt.timedelta(seconds=1))
+    assert svc.reminders.run().reminded == 1
+
+
 # --------------------------------------------------------------------------- reminders and escalation
 
 def test_an_overdue_task_is_reminded_once_then_escalated_to_the_leading_group(svc, clock):
     case_id = start(svc, "public_complaint")
-    due = day_end("2026-10-12")
+    due = day_end("2026-10-13")
     clock.set(due - dt.timedelta(seconds=1))
     assert svc.reminders.run().reminded == 0
     clock.set(due + dt.timedelta(seconds=1))
@@ -204,8 +233,8 @@ def test_an_overdue_task_is_reminded_once_then_escalated_to_the_leading_group(sv
     assert sorted(n.username for n in notes(svc)) == ["office_li", "office_sun"]  # the role: nobody claimed it
     [logged] = events(svc, case_id, "reminder_sent")
     assert logged["task"] == "Task_register" and sorted(logged["to"]) == ["office_li", "office_sun"]
-    # the second threshold (政策, the diagram's escalateAfter): 3 working days past the limit, Thursday 15 Oct
-    escalate = day_end("2026-10-15")
+    # the second threshold (政策, the diagram's escalateAfter): 3 working days past the limit, Friday 16 Oct
+    escalate = day_end("2026-10-16")
     clock.set(escalate - dt.timedelta(seconds=1))
     assert svc.reminders.run().escalated == 0
     clock.set(escalate + dt.timedelta(seconds=1))
@@ -224,14 +253,14 @@ def test_a_claimed_task_reminds_the_colleague_who_claimed_it_and_a_personal_task
     case_id = start(svc)
     [reg] = tasks(svc, OFFICE, case_id, "Task_register")
     svc.cases.claim(OFFICE_SUN, reg["id"])
-    clock.set(day_end("2026-10-12") + dt.timedelta(seconds=1))
+    clock.set(day_end("2026-10-13") + dt.timedelta(seconds=1))
     svc.reminders.run()
     assert [n.username for n in notes(svc)] == ["office_sun"]
 
 
 def test_marking_notifications_read(svc, clock):
     start(svc)
-    clock.set(day_end("2026-10-12") + dt.timedelta(seconds=1))
+    clock.set(day_end("2026-10-13") + dt.timedelta(seconds=1))
     svc.reminders.run()
     assert svc.notifications.unread(OFFICE) == 1
     [mine] = svc.notifications.list(OFFICE).items
@@ -276,7 +305,7 @@ def test_reminders_are_mailed_through_smtp_once(database_url, clock):
         with svc.db.session() as s, s.begin():
             s.scalar(select(User).where(User.username == "office_li")).email = "li@mingshan.example"
         case_id = start(svc, "public_complaint")
-        clock.set(day_end("2026-10-12") + dt.timedelta(seconds=1))
+        clock.set(day_end("2026-10-13") + dt.timedelta(seconds=1))
         assert svc.reminders.run().mailed == 1  # office_sun has no address: the bell only
         assert svc.reminders.run().mailed == 0  # never twice
         [mail] = received
@@ -284,7 +313,7 @@ def test_reminders_are_mailed_through_smtp_once(database_url, clock):
         from email.header import decode_header, make_header
         subject = str(make_header(decode_header(mail["Subject"])))
         body = mail.get_payload(decode=True).decode("utf-8")
-        assert f"案件 {case_id}" in subject and "立案审查" in body and "2026-10-12 23:59" in body
+        assert f"案件 {case_id}" in subject and "立案审查" in body and "2026-10-13 23:59" in body
         assert "https://accountability.mingshan.example/tasks/" in body
         assert REPORTER["name"] not in body + subject and REPORTER["contact"] not in body
         with svc.db.session() as s:
@@ -304,7 +333,7 @@ def test_an_unreachable_smtp_server_leaves_the_mail_for_the_next_run(database_ur
     with svc.db.session() as s, s.begin():
         s.scalar(select(User).where(User.username == "office_li")).email = "li@mingshan.example"
     start(svc)
-    clock.set(day_end("2026-10-12") + dt.timedelta(seconds=1))
+    clock.set(day_end("2026-10-13") + dt.timedelta(seconds=1))
     result = svc.reminders.run()
     assert (result.reminded, result.mailed) == (1, 0)  # the reminder is in the app; the mail waits
     with svc.db.session() as s:

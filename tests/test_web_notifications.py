@@ -50,7 +50,7 @@ def test_the_bell_counts_unread_reminders_and_the_list_marks_them_read(site, pag
     login(page, base, "office_li")
     bell = page.get_by_role("link", name="通知：没有未读")
     expect(bell).to_be_visible()
-    clock.at = end_of_day(dt.date(2026, 10, 12)) + dt.timedelta(minutes=1)  # past the registration limit
+    clock.at = end_of_day(dt.date(2026, 10, 13)) + dt.timedelta(minutes=1)  # past the registration limit
     assert services.reminders.run().reminded == 1
     page.reload()
     bell = page.get_by_role("link", name="通知：1 条未读")
@@ -62,7 +62,7 @@ def test_the_bell_counts_unread_reminders_and_the_list_marks_them_read(site, pag
     row = page.get_by_role("row").filter(has_text="立案审查")
     expect(row).to_contain_text(f"案件 {case_id}")
     expect(row).to_contain_text("逾期提醒")
-    expect(row).to_contain_text("2026-10-12 23:59")
+    expect(row).to_contain_text("2026-10-13 23:59")
     content = page.content()
     assert REPORTER_NAME not in content and REPORTER_PHONE not in content
     axe(page)

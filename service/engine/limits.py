@@ -170,3 +170,37 @@ def use_limit_timers(process_spec, properties: Mapping[str, Mapping[str, str]]) 
             continue
         counting = (properties.get(spec.bpmn_id or "") or {}).get("days") or CALENDAR
         spec.event_definition = cls(event.name, event.expression, counting=counting, description=event.description)
+
+
+# --------------------------------------------------------------------------- checks for `validate`
+
+def limit_problems(due_date: str | None, properties: Mapping[str, str], *, timer_value: str | None = None) -> list[str]:
+    """What is wrong with an element's time limit as written (empty when fine): its ``camunda:dueDate`` (a user
+    task), its ``days`` and ``escalateAfter`` properties, and a literal timer value counted in working days."""
+    problems = []
+    counting = properties.get("days")
+    if counting is not None and counting not in COUNTINGS:
+        problems.append(f"the property days='{counting}' must be '{WORKING}' (工作日) or '{CALENDAR}' (自然日)")
+        counting = None
+    for what, value in (("camunda:dueDate", due_date), ("the timer", timer_value)):
+        if not value or _VARIABLE.match(value.strip()):
+            continue
+        try:
+            d = parse_duration(value)
+        except LimitError as exc:
+            if what == "camunda:dueDate":
+                problems.append(f"camunda:dueDate '{value}' must be an ISO-8601 duration from when the task opens "
+                                f"(e.g. P15D) or ${{name}} of a date the case holds: {exc}")
+            continue
+        if counting == WORKING and (d.years or d.months):
+            problems.append(f"{what} '{value}' counts working days (days = working): write days or weeks "
+                            f"(P15D), not months or years")
+    after = properties.get("escalateAfter")
+    if after is not None:
+        try:
+            d = parse_duration(after)
+            if d.years or d.months:
+                raise LimitError("escalateAfter counts working days: write days or weeks (P3D)")
+        except LimitError as exc:
+            problems.append(f"the property escalateAfter='{after}': {exc}")
+    return problems

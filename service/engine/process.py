@@ -42,6 +42,7 @@ from ..bundle import Bundle
 from ..decisions import catalog_from_files
 from ..forms import FormErrors, FormLibrary
 from .case import Case, OpenTask, PendingTimer, StepResult, _resolve
+from ..workdays import local_date
 from .limits import element_properties, escalation_time, task_due, use_limit_timers, utcnow
 from .specs import CaseParser, CaseScriptEngine, _fix_camunda_multi_instance, _serializer
 
@@ -170,10 +171,11 @@ class ProcessEngine:
         Raises FormErrors (one message per field) when the data does not fit the task's form.
         """
         task = self._ready_task(case, task_id)
-        case._wf.script_engine.now = now or utcnow()
+        now = now or utcnow()
+        case._wf.script_engine.now = now
         form_key = (getattr(task.task_spec, "extensions", {}) or {}).get("formKey")
         clean = self.forms.validate(form_key, data) if form_key else {}
-        system = self._facts(facts)
+        system = {"today": local_date(now).isoformat(), **self._facts(facts)}  # the step's day, unless given
         before = self._trace_count(case)
         if form_key:  # every field of the form exists for the diagram's code, filled in or not
             for key in self.forms.schema(form_key).get("properties", {}):
