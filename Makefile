@@ -2,7 +2,7 @@
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install system-deps test run
+.PHONY: install system-deps lint test run
 
 $(BIN)/python:
 	python3 -m venv $(VENV)
@@ -14,7 +14,12 @@ install: $(BIN)/python
 system-deps:
 	bash scripts/system-deps.sh
 
-test: system-deps install
+# The diagrams against bpmnlint's recommended rules and the project's own (.bpmnlintrc,
+# lint/bpmnlint-plugin-accountability); any error stops `make test`.
+lint: install
+	node_modules/.bin/bpmnlint processes/*.bpmn
+
+test: system-deps install lint
 	$(BIN)/pytest
 
 run: install

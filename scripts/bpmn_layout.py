@@ -68,7 +68,8 @@ H_GAP = 70            # minimal horizontal gap between columns
 ROW_GAP = 40          # minimal vertical gap between the extents of two rows
 ROW_PAD = 24          # space between a band's edge (or its tracks) and its first/last row
 TRACK = 20            # distance between back-edge tracks
-TRACK_PAD = 24        # space between a band's edge and its outermost track
+TRACK_PAD = 40        # space between a lane boundary and its outermost track
+POOL_TRACK_PAD = 64   # space between a pool's edge and a track beside it: a loop never runs along the pool's edge
 LABEL_COL = 30        # pool and lane label columns
 CONTENT_MARGIN = 50   # space between the label column(s) and the first/after the last column
 MIN_BAND = 140        # minimal lane height
@@ -76,6 +77,10 @@ BOUNDARY_SPACING = 44 # distance between the centres of two boundary events on o
 LABEL_FONT = 11       # bpmn-js draws external labels at 11 px, lines 1.2 em
 LABEL_LINE = 14
 LABEL_MAX_W = 90
+LABEL_ASCENT = 3      # bpmn-js draws label text from 3 px above the label's bounds
+TASK_FONT = 12        # bpmn-js draws task names at 12 px inside the box, 5 px padding
+TASK_WIDTHS = (100, 130, 160, 190, 220)  # a task widens until its name fits in two lines, clear of its icon and markers
+TASK_TEXT_LINES = 2
 
 # route scoring
 HIT_SHAPE = 5000
@@ -136,6 +141,27 @@ def wrap_text(text: str, max_w: float) -> list[float]:
                 line += sum(_char_width(c) for c in word)
         widths.append(line)
     return widths
+
+
+TALL_ICONS = {"userTask", "manualTask", "serviceTask", "sendTask", "receiveTask"}  # icons reaching 24 px down
+
+
+def task_width(el) -> int:
+    """The narrowest standard width in which bpmn-js writes the task's name clear of its icon and markers.
+
+    bpmn-js writes the name in 12 px text, centred, leaving about 10 px of each side free, so a line holds
+    (width - 20) px. Two lines start 22 px below the task's top: clear of a script or table icon (which ends
+    at 20 px), but the first line runs into a user, manual or service icon (4-24 px down, 4-21 px across)
+    unless it starts 22 px in. Three lines start 15 px down, into every icon and onto the loop or sub-process
+    marker at the bottom, so no name is given three."""
+    name = (el.get("name") or "").strip()
+    tall_icon = local(el) in TALL_ICONS
+    for w in TASK_WIDTHS:
+        lines = wrap_text(name, (w - 20) * LABEL_FONT / TASK_FONT)
+        first = lines[0] * TASK_FONT / LABEL_FONT
+        if len(lines) == 1 or (len(lines) <= TASK_TEXT_LINES and not (tall_icon and first > w - 44)):
+            return w
+    return TASK_WIDTHS[-1]
 
 
 def label_size(text: str) -> tuple[int, int]:
@@ -332,8 +358,8 @@ def node_size(el) -> tuple[str, int, int]:
     if name in EVENTS:
         return "event", 36, 36
     if name in SUBPROCESSES:
-        return "subprocess", 100, 80
-    return "task", 100, 80
+        return "subprocess", task_width(el), 80
+    return "task", task_width(el), 80
 
 
 def has_content(el) -> bool:
@@ -621,9 +647,11 @@ class PlaneLayout:
             if f.src.kind == "boundary":
                 band = max(f.src.lane, f.tgt.lane)
                 self.bands[band].tracks_bottom.append(f)
-            else:
+            elif f.src.lane != f.tgt.lane:  # below the upper lane's rows: the flow passes there anyway
                 band = min(f.src.lane, f.tgt.lane)
-                self.bands[band].tracks_top.append(f)
+                self.bands[band].tracks_bottom.append(f)
+            else:
+                self.bands[f.src.lane].tracks_top.append(f)
 
         def span(f):
             return (abs(f.src.layer - f.tgt.layer), f.index)
@@ -684,7 +712,9 @@ class PlaneLayout:
                 top_ext[n.row] = max(top_ext[n.row], t)
                 bot_ext[n.row] = max(bot_ext[n.row], b)
             band.top = y
-            body_top = y + (TRACK_PAD + TRACK * len(band.tracks_top) if band.tracks_top else 0) + ROW_PAD
+            pad_top = POOL_TRACK_PAD if self.pool is not None and bi == 0 else TRACK_PAD
+            pad_bottom = POOL_TRACK_PAD if self.pool is not None and bi == len(self.bands) - 1 else TRACK_PAD
+            body_top = y + (pad_top + TRACK * len(band.tracks_top) if band.tracks_top else 0) + ROW_PAD
             centres = []
             c = body_top + top_ext[0]
             for r in range(n_rows):
@@ -692,7 +722,7 @@ class PlaneLayout:
                     c += bot_ext[r - 1] + ROW_GAP + top_ext[r]
                 centres.append(c)
             body_bottom = centres[-1] + bot_ext[-1] + ROW_PAD
-            height = body_bottom - y + (TRACK * len(band.tracks_bottom) + TRACK_PAD if band.tracks_bottom else 0)
+            height = body_bottom - y + (TRACK * len(band.tracks_bottom) + pad_bottom if band.tracks_bottom else 0)
             need = MIN_BAND if band.lane is not None or self.pool is not None else 0
             if band.lane is not None and band.lane.name:
                 need = max(need, int(sum(_char_width(ch) for ch in band.lane.name) * 12 / 11) + 30)
@@ -835,11 +865,11 @@ class PlaneLayout:
 
     def _port_options(self, f):
         s, t = f.src, f.tgt
-        if f.back:
-            top = f.track[0] == "top"
-            up = "U" if top else "D"
-            src = [("D", 0)] if s.kind == "boundary" else [(up, 0 if s.kind == "gateway" else 10), ("R", 15)]
-            tgt = [(up, 0), ("L", 15)]
+        if f.back:  # towards the track, wherever it lies
+            track_y = f.track[2]
+            up_s, up_t = ("U" if track_y < s.cy else "D"), ("U" if track_y < t.cy else "D")
+            src = [("D", 0)] if s.kind == "boundary" else [(up_s, 0 if s.kind == "gateway" else 10), ("R", 15)]
+            tgt = [(up_t, 0), ("L", 15)]
             return src, tgt
         if s.kind == "boundary":
             src = [("D", 0)]
@@ -920,6 +950,7 @@ class PlaneLayout:
         self.placed_labels: list[Rect] = []
         self.placed_artifacts: list[Node] = []
         self._segs = [s for f in self.routed for s in segments(f.points)]
+        self._markers = [m for f in self.routed for m in [self._start_marker(f)] if m is not None]
         for n in self.order:
             if n.name and n.kind in ("gateway", "event", "boundary"):
                 own = [sg for f in self.routed if n in (f.src, f.tgt) for sg in segments(f.points)]
@@ -927,6 +958,19 @@ class PlaneLayout:
         for f in sorted(self.routed, key=lambda f: f.index):
             if f.name:
                 f.label = self._best_label(f.name, self._flow_label_cands(f), segments(f.points))
+
+    def _start_marker(self, f) -> Rect | None:
+        """Where bpmn-js draws a flow's start marker: the slash of a default flow, the diamond of a conditional
+        flow out of an activity (both within 18 px of the start, 6 px to either side of the line)."""
+        src = f.src.el
+        default = src.get("default") == f.id
+        conditional = (f.el.find(f"{{{BPMN}}}conditionExpression") is not None and f.src.kind != "gateway")
+        if not (default or conditional) or len(f.points) < 2:
+            return None
+        (x0, y0), d = f.points[0], direction(f.points[0], f.points[1])
+        if d in "LR":
+            return Rect(x0 if d == "R" else x0 - 18, y0 - 8, 18, 16)
+        return Rect(x0 - 8, y0 if d == "D" else y0 - 18, 16, 18)
 
     def _area(self) -> Rect:
         return Rect(self.content_left - CONTENT_MARGIN + 4, self.top + 2,
@@ -943,6 +987,9 @@ class PlaneLayout:
         for other in self.placed_labels:
             if rect.overlaps(other, 2):
                 cost += 1000
+        for marker in self._markers:
+            if rect.overlaps(marker, 2):
+                cost += 600
         for a, b in self._segs:
             if seg_hits(a, b, rect, 2):
                 cost += 600
@@ -960,8 +1007,9 @@ class PlaneLayout:
     def _best_label(self, text, cands, own=()):
         best = None
         own = set(own)
-        for pen, rect in cands:
-            total = pen + self._label_cost(rect, own)
+        for pen, rect in cands:  # judged by where bpmn-js draws the text, from 3 px above the bounds
+            ink = Rect(rect.x, rect.y - LABEL_ASCENT, rect.w, rect.h + LABEL_ASCENT)
+            total = pen + self._label_cost(ink, own)
             if best is None or total < best[0]:
                 best = (total, rect)
         self.placed_labels.append(best[1])
@@ -999,7 +1047,7 @@ class PlaneLayout:
                 for k, t in enumerate(offsets):
                     px = a[0] + t if d == "R" else a[0] - t - lw
                     out.append((base + 2 * k, Rect(px, a[1] - lh - 3, lw, lh)))
-                    out.append((base + 2 * k + 6, Rect(px, a[1] + 3, lw, lh)))
+                    out.append((base + 2 * k + 6, Rect(px, a[1] + LABEL_ASCENT + 4, lw, lh)))
             else:
                 offsets = [8, 24, max(8, length // 2 - lh // 2)]
                 for k, t in enumerate(offsets):

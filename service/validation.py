@@ -17,14 +17,14 @@ from lxml import etree
 
 from . import sandbox
 from .decisions import Catalog, DmnLoadError, Problem, load_file, needed_inputs
-from .engine import INTAKE_FORM, ROLES, SYSTEM_FACTS, check_bpmn, timer_problem
+from .engine import (INTAKE_FORM, ROLES, SYSTEM_FACTS, check_bpmn, timer_expression, timer_problem,
+                     timer_value_problem)
 from .engine.limits import limit_problems
 from .forms import check_schema, load_form_json
 
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 CAMUNDA_NS = "http://camunda.org/schema/1.0/bpmn"
 NS = {"bpmn": BPMN_NS, "camunda": CAMUNDA_NS}
-_ISO_TIME = re.compile(r"^(R\d*/)?(P[0-9TWDHMSY.]+|\d{4}-\d{2}-\d{2}(T[0-9:.+\-Z]*)?)(/.*)?$")
 _ASSIGNEE = re.compile(r"^(\$\{\s*[A-Za-z_]\w*(\.[A-Za-z_]\w*)*\s*\}|[A-Za-z0-9_.-]+)$")
 
 
@@ -180,14 +180,15 @@ def _check_diagrams(checked: list[Path], context: list[Path], catalog: Catalog, 
                 if el is None:
                     continue
                 text = (el.text or "").strip()
-                if _ISO_TIME.match(text):
-                    add(event, f'unquoted timer value {text}: timer expressions are Python, write "{text}" '
-                               f"(in double quotes) or the name of a variable")
-                else:
-                    _check_expression(add, event, text, f"timer {kind}")
-                    problem = timer_problem(kind, text)
-                    if problem:
-                        add(event, problem)
+                problem = timer_value_problem(text, el.get("language"))
+                if problem:
+                    add(event, problem)
+                    continue
+                expression = timer_expression(text, el.get("language"))
+                _check_expression(add, event, expression, f"timer {kind}")
+                problem = timer_problem(kind, expression)
+                if problem:
+                    add(event, problem)
 
         for task in root.iterfind(".//bpmn:scriptTask", NS):
             script = task.find("bpmn:script", NS)

@@ -216,3 +216,108 @@ def test_deterministic_and_idempotent(laid_out, tmp_path):
     again.write_bytes(data)
     run_tool(str(again), "--out", str(tmp_path / "twice.bpmn"))
     assert (tmp_path / "twice.bpmn").read_bytes() == data
+
+
+# --------------------------------------------------------------------------- labels and flows, flows and the pool
+
+LABEL_ASCENT = 3  # bpmn-js draws a label's text from 3 px above its bounds
+POOL_CLEARANCE = 50  # a flow this close to a pool's edge, parallel to it, reads as part of the border
+
+
+def waypoints(el):
+    return [(float(w.get("x")), float(w.get("y"))) for w in el.findall(f"{{{DI}}}waypoint")]
+
+
+def segment_hits(a, b, rect, margin=0.0) -> bool:
+    x, y, w, h = rect
+    x, y, w, h = x - margin, y - margin, w + 2 * margin, h + 2 * margin
+    if a[0] == b[0]:
+        return x <= a[0] <= x + w and max(min(a[1], b[1]), y) <= min(max(a[1], b[1]), y + h)
+    return y <= a[1] <= y + h and max(min(a[0], b[0]), x) <= min(max(a[0], b[0]), x + w)
+
+
+def start_marker(flow, source, pts):
+    """Where bpmn-js draws the slash of a default flow or the diamond of a conditional flow out of an activity."""
+    default = source.get("default") == flow.get("id")
+    conditional = flow.find(f"{{{BPMN}}}conditionExpression") is not None and not local(source).endswith("Gateway")
+    if not (default or conditional):
+        return None
+    (x0, y0), (x1, y1) = pts[0], pts[1]
+    if y0 == y1:
+        return (x0 if x1 > x0 else x0 - 16, y0 - 6, 16, 12)
+    return (x0 - 6, y0 if y1 > y0 else y0 - 16, 12, 16)
+
+
+def test_labels_are_clear_of_every_flow_and_flow_marker(laid_out):
+    """No label is crossed by a sequence flow (its own or another) or by a flow's start marker, measured where
+    bpmn-js draws the text, with a pixel to spare."""
+    _, _, root = laid_out
+    semantic_el = {el.get("id"): el for el in root.iter() if isinstance(el.tag, str) and el.get("id")}
+    for plane, items in drawn_planes(root).items():
+        flows = [(el.get("bpmnElement"), waypoints(el)) for el in items
+                 if local(el) == "BPMNEdge" and local(semantic_el[el.get("bpmnElement")]) == "sequenceFlow"]
+        markers = []
+        for fid, pts in flows:
+            flow = semantic_el[fid]
+            marker = start_marker(flow, semantic_el[flow.get("sourceRef")], pts)
+            if marker:
+                markers.append((fid, marker))
+        for el in items:
+            lb = label_bounds(el)
+            if lb is None:
+                continue
+            ink = (lb[0], lb[1] - LABEL_ASCENT, lb[2], lb[3] + LABEL_ASCENT)
+            owner = el.get("bpmnElement")
+            for fid, pts in flows:
+                for a, b in zip(pts, pts[1:]):
+                    assert not segment_hits(a, b, ink, 1), (plane, owner, "label crossed by", fid)
+            for fid, marker in markers:
+                assert not overlap(ink, marker), (plane, owner, "label on the start marker of", fid)
+
+
+def test_no_flow_runs_along_a_pool_edge(laid_out):
+    """A flow parallel to a pool's edge keeps 50 px from it (loops run on tracks inside the lanes)."""
+    _, _, root = laid_out
+    semantic_el = {el.get("id"): el for el in root.iter() if isinstance(el.tag, str) and el.get("id")}
+    for plane, items in drawn_planes(root).items():
+        pools = [bounds(el) for el in items if local(semantic_el[el.get("bpmnElement")]) == "participant"]
+        for el in items:
+            if local(el) != "BPMNEdge" or local(semantic_el[el.get("bpmnElement")]) != "sequenceFlow":
+                continue
+            pts = waypoints(el)
+            for (ax, ay), (bx, by) in zip(pts, pts[1:]):
+                for px, py, pw, ph in pools:
+                    if ay == by and px <= min(ax, bx) and max(ax, bx) <= px + pw:
+                        assert min(abs(ay - py), abs(ay - (py + ph))) >= POOL_CLEARANCE, \
+                            (plane, el.get("bpmnElement"), "runs along the top or bottom of the pool")
+                    if ax == bx and py <= min(ay, by) and max(ay, by) <= py + ph:
+                        assert abs(ax - (px + pw)) >= POOL_CLEARANCE, \
+                            (plane, el.get("bpmnElement"), "runs along the right edge of the pool")
+
+
+def test_a_loop_between_lanes_runs_between_them_not_over_the_upper_lane(laid_out):
+    """A back edge from a lower lane to an upper one turns on a track below the upper lane's tasks."""
+    _, _, root = laid_out
+    semantic_el = {el.get("id"): el for el in root.iter() if isinstance(el.tag, str) and el.get("id")}
+    for plane, items in drawn_planes(root).items():
+        shapes = {el.get("bpmnElement"): bounds(el) for el in items if local(el) == "BPMNShape"}
+        for el in items:
+            flow = semantic_el[el.get("bpmnElement")]
+            if local(el) != "BPMNEdge" or local(flow) != "sequenceFlow":
+                continue
+            src, tgt = shapes[flow.get("sourceRef")], shapes[flow.get("targetRef")]
+            pts = waypoints(el)
+            if src[0] > tgt[0] and src[1] > tgt[1] + tgt[3]:  # back to the left, and up
+                (a, b) = max(zip(pts, pts[1:]), key=lambda s: abs(s[0][0] - s[1][0]))
+                assert a[1] == b[1] and tgt[1] + tgt[3] < a[1] < src[1], (plane, flow.get("id"), "runs over its target")
+
+
+def test_task_names_fit_in_two_lines_clear_of_the_icon():
+    """The width rule that keeps a task's name out of its icon (the rendering itself is checked in Chromium)."""
+    def el(tag, name):
+        return etree.Element(f"{{{BPMN}}}{tag}", name=name)
+    assert bpmn_layout.task_width(el("scriptTask", "汇总处理决定")) == 100
+    assert bpmn_layout.task_width(el("userTask", "立案审查")) == 100
+    assert bpmn_layout.task_width(el("userTask", "制作并送达处理决定")) > 100  # two full lines touch the user icon
+    assert bpmn_layout.task_width(el("scriptTask", "确定需告知和听取的当事人")) == 100  # the script icon is shorter
+    assert bpmn_layout.task_width(el("businessRuleTask", "责任人（第八条至第十条、第五条第（十九）项）")) > 130

@@ -17,8 +17,13 @@ SAMPLE = Path(__file__).resolve().parent / "data" / "cycle_timer.bpmn"  # a task
 
 
 def with_cycle(tmp_path: Path, expression: str) -> Path:
+    """The sample with its cycle set; ``python:`` before the expression declares it as Python."""
     path = tmp_path / "cycle.bpmn"
-    path.write_text(SAMPLE.read_text(encoding="utf-8").replace("CYCLE", expression), encoding="utf-8")
+    text = SAMPLE.read_text(encoding="utf-8")
+    if expression.startswith("python:"):
+        text = text.replace('">CYCLE<', '" language="python">CYCLE<')
+        expression = expression.removeprefix("python:")
+    path.write_text(text.replace("CYCLE", expression), encoding="utf-8")
     return path
 
 
@@ -26,7 +31,9 @@ def with_cycle(tmp_path: Path, expression: str) -> Path:
     ('"R/PT0S"', "at least 60 s"),
     ('"R5/PT0.5S"', "at least 60 s"),
     ('"R/PT30S"', "at least 60 s"),
-    ("reminder_cycle", "must be a quoted ISO-8601 repetition"),
+    ("R/PT30S", "at least 60 s"),
+    ("reminder_cycle", "is not an ISO-8601 duration, date or repetition"),
+    ("python:reminder_cycle", "must be a literal ISO-8601 repetition"),
     ('"every day"', "not an ISO-8601 repetition"),
 ])
 def test_validate_refuses_a_cycle_that_could_fire_in_a_tight_loop(tmp_path, expression, problem):
@@ -34,15 +41,16 @@ def test_validate_refuses_a_cycle_that_could_fire_in_a_tight_loop(tmp_path, expr
     assert result.exit_code == 1 and "Timer_remind" in result.output and problem in result.output, result.output
 
 
-def test_validate_accepts_a_cycle_of_a_minute_or_more(tmp_path):
-    result = CliRunner().invoke(main, ["validate", str(with_cycle(tmp_path, '"R3/PT1H"'))])
+@pytest.mark.parametrize("expression", ["R3/PT1H", '"R3/PT1H"'])  # the literal, and the quoted form of old versions
+def test_validate_accepts_a_cycle_of_a_minute_or_more(tmp_path, expression):
+    result = CliRunner().invoke(main, ["validate", str(with_cycle(tmp_path, expression))])
     assert result.exit_code == 0, result.output
 
 
 def test_each_repetition_fires_once_at_its_time_and_then_the_cycle_ends(tmp_path):
     files = {k: v for k, v in Bundle.from_folders(ROOT / "processes", ROOT / "forms").files.items()
              if not k.endswith(".bpmn")}
-    files["processes/cycle.bpmn"] = with_cycle(tmp_path, '"R3/PT1H"').read_bytes()
+    files["processes/cycle.bpmn"] = with_cycle(tmp_path, "R3/PT1H").read_bytes()
     engine = ProcessEngine(Bundle(files))
     case = engine.start({"channel": "inspection", "subject": "zhang_wei", "unit": "执法一科", "grounds": [7],
                          "summary": "s", "act_date": "2026-01-01"})

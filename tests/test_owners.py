@@ -25,8 +25,8 @@ REGISTRATION = {"register": True, "grounds": [7], "respondents": [
     {"person": "wang_fang", "role": "reviewer", "unit": "法制科"}]}
 CONCLUSION = {"conclusion": "c", "findings": [{"person": "zhang_wei", "handler_fault": 5, "severity": "light"},
                                               {"person": "wang_fang", "reviewer_missed": True, "severity": "minor"}]}
-STATEMENT_TIMER = ('<bpmn:timeDuration xsi:type="bpmn:tFormalExpression">"P7D"</bpmn:timeDuration>',
-                   '<bpmn:timeDuration xsi:type="bpmn:tFormalExpression">"P10D"</bpmn:timeDuration>')
+STATEMENT_TIMER = ('<bpmn:timeDuration xsi:type="bpmn:tFormalExpression">P7D</bpmn:timeDuration>',
+                   '<bpmn:timeDuration xsi:type="bpmn:tFormalExpression">P10D</bpmn:timeDuration>')
 PRE_PERSON_COMMIT = "dde16b5"  # the last version of the procedure with one subject per case
 
 

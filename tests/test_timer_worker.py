@@ -25,9 +25,9 @@ def services(database_url):
     services = build_services(database_url)
     files = dict(Bundle.from_folders(ROOT / "processes", ROOT / "forms").files)
     bpmn = files["processes/accountability_case.bpmn"].decode()
-    assert '"P7D"</bpmn:timeDuration>' in bpmn
-    files["processes/accountability_case.bpmn"] = bpmn.replace('"P7D"</bpmn:timeDuration>',
-                                                               f'"PT{PERIOD}S"</bpmn:timeDuration>').encode()
+    assert '>P7D</bpmn:timeDuration>' in bpmn
+    files["processes/accountability_case.bpmn"] = bpmn.replace('>P7D</bpmn:timeDuration>',
+                                                               f'>PT{PERIOD}S</bpmn:timeDuration>').encode()
     services.deployments.deploy(Bundle(files), "owner")
     yield services
     services.db.dispose()

@@ -51,8 +51,10 @@ def test_the_shipped_models_validate(monkeypatch):
 
 @pytest.mark.parametrize("rel,old,new,expected", [
     (MAIN, "register == True", "${register}", ": Flow_registered: condition '${register}' is a JUEL expression"),
-    (MAIN, '"P7D"</bpmn:timeDuration>', "P7D</bpmn:timeDuration>",
-     ': Timer_statement: unquoted timer value P7D: timer expressions are Python, write "P7D"'),
+    (MAIN, '>P7D</bpmn:timeDuration>', ">P7 days</bpmn:timeDuration>",
+     ": Timer_statement: timer value 'P7 days' is not an ISO-8601 duration, date or repetition"),
+    (MAIN, '>P7D</bpmn:timeDuration>', ' language="python">P7D</bpmn:timeDuration>',
+     ': Timer_statement: timer value P7D declares language="python" but is an ISO-8601 literal'),
     (MAIN, 'camunda:formKey="registration"', 'camunda:formKey="registraton"',
      ": Task_register: unknown form key 'registraton': there is no forms/registraton.json"),
     (MAIN, 'camunda:candidateGroups="office"', 'camunda:candidateGroups="offices"',
@@ -155,6 +157,78 @@ def test_bpmnlint_really_lints(copy):
     path = copy(MAIN, 'name="立案审查"', 'name=""')
     res = subprocess.run([str(BPMNLINT), str(path)], cwd=ROOT, capture_output=True, text=True)
     assert res.returncode != 0 and "Task_register" in res.stdout and "label-required" in res.stdout
+
+
+GROUNDS_LOOP = ('<bpmn:multiInstanceLoopCharacteristics isSequential="true" camunda:collection="grounds" '
+                'camunda:elementVariable="ground"/>')
+LINT_CASES = [
+    ('modeler:executionPlatform="SpiffWorkflow"', 'modeler:executionPlatform="Camunda Platform"',
+     "Definitions_accountability_case", "accountability/execution-platform", 'Declares execution platform "Camunda'),
+    (' modeler:executionPlatform="SpiffWorkflow" modeler:executionPlatformVersion="3.2.0"', "",
+     "Definitions_accountability_case", "accountability/execution-platform", "Declares execution platform (none)"),
+    ('language="python">register == True', ">register == True",
+     "Flow_registered", "accountability/expression-language", 'Condition without language="python"'),
+    ('language="python">register == True', 'language="python">${register}',
+     "Flow_registered", "accountability/expression-language", "is JUEL"),
+    ('<bpmn:scriptTask id="Script_tally" name="统计表决结果" scriptFormat="python">',
+     '<bpmn:scriptTask id="Script_tally" name="统计表决结果" scriptFormat="groovy">',
+     "Script_tally", "accountability/expression-language", 'Script without scriptFormat="python"'),
+    (">P7D</bpmn:timeDuration>", '>"P7D"</bpmn:timeDuration>',
+     "Timer_statement", "accountability/literal-timers", "is not a literal ISO-8601 value"),
+    (">P7D</bpmn:timeDuration>", ' language="python">P7D</bpmn:timeDuration>',
+     "Timer_statement", "accountability/literal-timers", 'declares language="python": drop the language'),
+    ('camunda:formKey="registration"', 'camunda:formKey="registraton"',
+     "Task_register", "accountability/user-task-assignment", 'Unknown form key "registraton"'),
+    ('camunda:formKey="registration"', "",
+     "Task_register", "accountability/user-task-assignment", "User task without camunda:formKey"),
+    ('camunda:candidateGroups="office"', 'camunda:candidateGroups="offices"',
+     "Task_register", "accountability/user-task-assignment", 'Unknown role "offices"'),
+    ('camunda:decisionRef="sanction"', 'camunda:decisionRef="sanctions"',
+     "Decision_sanction", "accountability/decision-reference", 'Unknown decision "sanctions"'),
+    (GROUNDS_LOOP, '<bpmn:extensionElements><camunda:properties><camunda:property name="collection" value="grounds"/>'
+                   '</camunda:properties></bpmn:extensionElements>',
+     "Decision_grounds", "accountability/standard-loops", 'Loop hidden in the Camunda property "collection"'),
+    (GROUNDS_LOOP, GROUNDS_LOOP.replace("/>", "><bpmn:loopCardinality>2</bpmn:loopCardinality>"
+                                              "</bpmn:multiInstanceLoopCharacteristics>"),
+     "Decision_grounds", "accountability/standard-loops", "takes only camunda:collection"),
+]
+
+
+@pytest.fixture(scope="module")
+def linted_breakages(tmp_path_factory) -> dict[int, str]:
+    """Each breakage of LINT_CASES in a copy of its own, linted in one bpmnlint run: its report per case."""
+    folder = tmp_path_factory.mktemp("lint")
+    text = (ROOT / MAIN).read_text(encoding="utf-8")
+    paths = []
+    for i, (old, new, *_) in enumerate(LINT_CASES):
+        assert old in text, old
+        paths.append(folder / f"case{i}.bpmn")
+        paths[-1].write_text(text.replace(old, new, 1), encoding="utf-8")
+    res = subprocess.run([str(BPMNLINT), *map(str, paths)], cwd=ROOT, capture_output=True, text=True)
+    assert res.returncode == 1, res.stdout + res.stderr
+    reports, current = {}, None
+    for line in res.stdout.splitlines():
+        if line.strip().endswith(".bpmn") and "case" in line:
+            current = int(Path(line.strip()).stem.removeprefix("case"))
+            reports[current] = ""
+        elif current is not None:
+            reports[current] += line + "\n"
+    return reports
+
+
+@pytest.mark.parametrize("case", range(len(LINT_CASES)), ids=lambda i: LINT_CASES[i][3].split("/")[1] + f"-{i}")
+def test_the_projects_bpmnlint_rules_catch_what_the_engine_relies_on(linted_breakages, case):
+    """.bpmnlintrc adds the project's plugin (lint/bpmnlint-plugin-accountability): each rule on a broken copy."""
+    _, _, element, rule, message = LINT_CASES[case]
+    lines = [line for line in linted_breakages.get(case, "").splitlines() if rule in line]
+    assert any(line.split()[0] == element and message in line for line in lines), linted_breakages.get(case)
+
+
+def test_the_lint_configuration_knows_the_services_roles():
+    from service.engine import ROLES
+    config = json.loads((ROOT / ".bpmnlintrc").read_text(encoding="utf-8"))
+    assert "plugin:accountability/recommended" in config["extends"]
+    assert tuple(config["rules"]["accountability/user-task-assignment"][1]["roles"]) == ROLES
 
 
 # --------------------------------------------------------------------------- Art. 2 due process, statically

@@ -515,8 +515,8 @@ def test_an_owner_uploads_a_broken_diagram_then_a_good_one(site, page, artifacts
     expect(page.get_by_role("heading", name="流程管理")).to_be_visible()
     axe(page)
     bpmn = (ROOT / "processes" / "accountability_case.bpmn").read_text(encoding="utf-8")
-    broken = bpmn.replace("register == True", "${register}").replace('"P7D"</bpmn:timeDuration>',
-                                                                      "P7D</bpmn:timeDuration>")
+    broken = bpmn.replace("register == True", "${register}").replace(">P7D</bpmn:timeDuration>",
+                                                                      ">P7 days</bpmn:timeDuration>")
     page.get_by_label("文件").set_input_files(files=[{"name": "accountability_case.bpmn", "mimeType": "text/xml",
                                                      "buffer": broken.encode()}])
     page.get_by_role("button", name="校验并部署").click()

@@ -44,8 +44,9 @@ MIN_CYCLE_SECONDS = 60  # 政策: a cycle timer repeats at most once a minute, s
 def timer_problem(kind: str, expression: str) -> str | None:
     """What is wrong with a timer's expression, as far as can be known before it runs (None when fine).
 
-    A cycle (``timeCycle``) must be a quoted ISO-8601 repetition such as ``"R3/P1D"`` whose interval is at
-    least :data:`MIN_CYCLE_SECONDS`: a zero or sub-second cycle would fire in a tight loop."""
+    ``expression`` is what the engine evaluates (see :func:`.timers.timer_expression`). A cycle (``timeCycle``)
+    must be a literal ISO-8601 repetition such as ``R3/P1D`` whose interval is at least
+    :data:`MIN_CYCLE_SECONDS`: a zero or sub-second cycle would fire in a tight loop."""
     import ast
 
     if kind != "timeCycle":
@@ -55,12 +56,12 @@ def timer_problem(kind: str, expression: str) -> str | None:
     except (ValueError, SyntaxError):
         value = None
     if not isinstance(value, str):
-        return (f"a cycle timer must be a quoted ISO-8601 repetition, e.g. \"R3/P1D\" (got {expression!r}), so that "
+        return (f"a cycle timer must be a literal ISO-8601 repetition, e.g. R3/P1D (got {expression!r}), so that "
                 f"its interval can be checked before it runs")
     try:
         _, _, interval = TimerEventDefinition.parse_iso_recurring_interval(value)
     except Exception:  # SpiffWorkflow raises plain exceptions for malformed intervals
-        return f"{value!r} is not an ISO-8601 repetition such as \"R3/P1D\" or \"R/PT1H\""
+        return f"{value!r} is not an ISO-8601 repetition such as R3/P1D or R/PT1H"
     if interval.total_seconds() < MIN_CYCLE_SECONDS:
         return (f"the cycle {value!r} repeats every {interval.total_seconds():g} s: a cycle timer must repeat at "
                 f"intervals of at least {MIN_CYCLE_SECONDS} s (政策), else it fires in a tight loop")

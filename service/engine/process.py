@@ -10,8 +10,9 @@ What SpiffWorkflow 3.2 does not do for Camunda files is done here and in :mod:`.
   ``camunda:dueDate`` (an ISO-8601 duration from the moment the task opens, e.g. ``P15D``) are
   kept on user tasks;
 * business rule tasks (``camunda:decisionRef``, ``camunda:resultVariable``) are evaluated by the
-  project's own DMN engine, each with its trace kept with the case; the Camunda properties
-  ``collection`` and ``elementVariable`` evaluate the decision once per element of a list;
+  project's own DMN engine, each with its trace kept with the case; a standard multi-instance loop
+  (``camunda:collection``, ``camunda:elementVariable``) evaluates the decision once per element of a list;
+* timers hold literal ISO-8601 values (``P7D``), or Python where the value says ``language="python"``;
 * conditions, scripts and timer expressions run in :mod:`service.sandbox`, never with Python's
   full builtins;
 * in a multi-instance user task, the submitted form data is merged into the element variable

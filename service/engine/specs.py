@@ -1,6 +1,7 @@
 """SpiffWorkflow specs and parsers for Camunda-Modeler files: user tasks that keep their Camunda attributes,
-business rule tasks evaluated by the project's DMN engine (each trace naming its person), plain tasks that
-pass through, the sandboxed script engine, and the serializer that knows them."""
+business rule tasks evaluated by the project's DMN engine (each trace naming its person, once per element of
+a standard multi-instance loop), plain tasks that pass through, literal ISO-8601 timers, the sandboxed script
+engine, and the serializer that knows them."""
 from __future__ import annotations
 
 import datetime as dt
@@ -12,9 +13,13 @@ from SpiffWorkflow.bpmn.serializer.default.task_spec import BpmnTaskSpecConverte
 from SpiffWorkflow.bpmn.serializer.helpers.spec import TaskSpecConverter
 from SpiffWorkflow.bpmn.parser.util import full_tag
 from SpiffWorkflow.bpmn.specs.data_spec import TaskDataReference
+from SpiffWorkflow.bpmn.specs.defaults import BoundaryEvent, IntermediateCatchEvent, StartEvent
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.bpmn.specs.mixins import BpmnSpecMixin
 from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import MultiInstanceTask
 from SpiffWorkflow.camunda.parser import CamundaParser
+from SpiffWorkflow.camunda.parser.event_parsers import (CamundaBoundaryEventParser,
+                                                        CamundaIntermediateCatchEventParser, CamundaStartEventParser)
 from SpiffWorkflow.camunda.parser.task_spec import CamundaTaskParser, UserTaskParser
 from SpiffWorkflow.camunda.serializer import DEFAULT_CONFIG as CAMUNDA_CONFIG
 from SpiffWorkflow.camunda.specs.user_task import UserTask
@@ -24,6 +29,7 @@ from .. import sandbox
 from ..decisions import Catalog, DecisionError, needed_inputs
 from ..decisions.feel import to_json
 from .limits import LimitDateTimer, LimitDurationTimer, LimitTimerConverter, deadline
+from .timers import timer_expression
 
 CAMUNDA_NS = "http://camunda.org/schema/1.0/bpmn"
 
@@ -101,6 +107,13 @@ def decision_result(catalog: Catalog, decision, names: list[str], data: Mapping[
 
 
 class DecisionTaskParser(CamundaTaskParser):
+    """``camunda:decisionRef`` and ``camunda:resultVariable``; a standard ``multiInstanceLoopCharacteristics``
+    with ``camunda:collection``/``camunda:elementVariable`` evaluates the decision once per element, in order,
+    into one list (the loop is run by :class:`DecisionTask` itself, so every trace stays on one task).
+
+    The ``collection``/``elementVariable`` Camunda properties that older versions of the diagram used for the
+    same loop are still read, so cases on those versions run on."""
+
     @staticmethod
     def get_decision_ref(node):
         return node.get(f"{{{CAMUNDA_NS}}}decisionRef")
@@ -113,9 +126,27 @@ class DecisionTaskParser(CamundaTaskParser):
         result = self.node.get(f"{{{CAMUNDA_NS}}}resultVariable")
         if not result:
             self.raise_validation_exception("a business rule task needs camunda:resultVariable")
+        collection, element = props.get("collection"), props.get("elementVariable")
+        loops = self.xpath("./bpmn:multiInstanceLoopCharacteristics")
+        if loops:
+            loop = loops[0]
+            if self.xpath("./bpmn:multiInstanceLoopCharacteristics/*"):
+                self.raise_validation_exception(
+                    "a multi-instance business rule task takes only camunda:collection and camunda:elementVariable "
+                    "(no loop cardinality, data references or completion condition)")
+            collection = loop.get(f"{{{CAMUNDA_NS}}}collection")
+            element = loop.get(f"{{{CAMUNDA_NS}}}elementVariable")
+            if not collection or not element:
+                self.raise_validation_exception(
+                    "a multi-instance business rule task needs camunda:collection (the list) and "
+                    "camunda:elementVariable (the name of one element)")
+        elif self.xpath("./bpmn:standardLoopCharacteristics"):
+            self.raise_validation_exception("a business rule task cannot be a standard loop: use multi-instance")
         return DecisionTask(self.spec, self.bpmn_id, decision_ref=ref, result_variable=result,
-                            collection=props.get("collection"), element_variable=props.get("elementVariable"),
-                            **self.bpmn_attributes)
+                            collection=collection, element_variable=element, **self.bpmn_attributes)
+
+    def _add_multiinstance_task(self, loop_characteristics):
+        """The decision task runs its own loop (see :meth:`create_task`): no SpiffWorkflow wrapper task."""
 
 
 class DecisionTaskConverter(TaskSpecConverter):
@@ -145,6 +176,32 @@ class CaseUserTaskParser(UserTaskParser):
         return ext
 
 
+class LiteralTimerMixin:
+    """Timers hold literal ISO-8601 values (or Python when they say ``language="python"``): see :mod:`.timers`."""
+
+    def parse_timer_event(self, event):
+        definition = super().parse_timer_event(event)
+        if isinstance(definition, TimerEventDefinition):
+            for kind in ("timeDate", "timeDuration", "timeCycle"):
+                found = self.xpath(f".//bpmn:{kind}")
+                if found:
+                    definition.expression = timer_expression(found[0].text, found[0].get("language"))
+                    break
+        return definition
+
+
+class CaseStartEventParser(LiteralTimerMixin, CamundaStartEventParser):
+    pass
+
+
+class CaseIntermediateCatchEventParser(LiteralTimerMixin, CamundaIntermediateCatchEventParser):
+    pass
+
+
+class CaseBoundaryEventParser(LiteralTimerMixin, CamundaBoundaryEventParser):
+    pass
+
+
 class PassThroughTask(BpmnSpecMixin):
     """A plain ``bpmn:task``: as in Camunda, it does nothing and the case moves on (no one has to click it)."""
 
@@ -155,6 +212,9 @@ class CaseParser(CamundaParser):
         full_tag("task"): (CamundaTaskParser, PassThroughTask),
         full_tag("userTask"): (CaseUserTaskParser, UserTask),
         full_tag("businessRuleTask"): (DecisionTaskParser, DecisionTask),
+        full_tag("startEvent"): (CaseStartEventParser, StartEvent),
+        full_tag("intermediateCatchEvent"): (CaseIntermediateCatchEventParser, IntermediateCatchEvent),
+        full_tag("boundaryEvent"): (CaseBoundaryEventParser, BoundaryEvent),
     }
 
 
