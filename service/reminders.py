@@ -26,6 +26,7 @@ from .workdays import office_zone
 
 log = logging.getLogger("accountability.reminders")
 MAX_MAIL_ATTEMPTS = 5
+MAIL_RETRY_AFTER = dt.timedelta(minutes=5)  # a failed mail is tried again after this
 KINDS = {"reminder": "待办已逾期", "escalation": "逾期待办已报领导小组"}
 
 
@@ -98,35 +99,46 @@ class ReminderService:
     # ---------------------------------------------------------------- e-mail
 
     def mail_pending(self, limit: int = 100) -> int:
-        """Mail the notifications not yet mailed (to people with an address); a failure is retried on the next run,
-        at most :data:`MAX_MAIL_ATTEMPTS` times. Each is taken with a row lock, so two workers never mail one twice."""
+        """Mail the notifications not yet mailed (to people with an address). They are claimed in a short transaction
+        (a try is recorded), sent outside any transaction (a slow or unreachable server never holds the database),
+        and the outcome is recorded after; a failure is tried again after :data:`MAIL_RETRY_AFTER`, at most
+        :data:`MAX_MAIL_ATTEMPTS` times. Two workers never claim one notification at once."""
         if self.mailer is None:
             return 0
-        sent = 0
+        now = self.clock()
         with _WriteTransaction(self.db) as store:
-            batch = store.notifications_to_mail(limit, MAX_MAIL_ATTEMPTS)
-            if not batch:
-                return 0
-            try:
-                with self.mailer.connection() as conn:
-                    for note, address in batch:
-                        try:
-                            conn.send(address, *self.mail_text(note))
-                        except (smtplib.SMTPException, OSError) as exc:
-                            note.email_attempts += 1
-                            note.email_error = str(exc)[:300]
-                            log.warning("mail to %s for notification %s failed: %s", note.username, note.id, exc)
-                        else:
-                            note.emailed_at = self.clock()
-                            note.email_error = None
-                            sent += 1
-            except (smtplib.SMTPException, OSError) as exc:  # no connection: every mail of the batch waits
-                log.warning("SMTP server unreachable: %s", exc)
-                for note, _ in batch:
-                    if note.emailed_at is None:
-                        note.email_attempts += 1
-                        note.email_error = str(exc)[:300]
-        return sent
+            batch = store.notifications_to_mail(now, MAIL_RETRY_AFTER, limit, MAX_MAIL_ATTEMPTS)
+            jobs = []
+            for note, address in batch:
+                note.email_attempts += 1
+                note.email_tried_at = now
+                jobs.append((note.id, address, *self.mail_text(note)))
+        if not jobs:
+            return 0
+        results: dict[int, str | None] = {}
+        try:
+            with self.mailer.connection() as conn:
+                for note_id, address, subject, body in jobs:
+                    try:
+                        conn.send(address, subject, body)
+                        results[note_id] = None
+                    except (smtplib.SMTPException, OSError) as exc:
+                        results[note_id] = str(exc)[:300] or exc.__class__.__name__
+                        log.warning("mail for notification %s failed: %s", note_id, exc)
+        except (smtplib.SMTPException, OSError) as exc:  # no connection: every mail of the batch waits
+            log.warning("SMTP server unreachable: %s", exc)
+            for note_id, *_ in jobs:
+                results.setdefault(note_id, str(exc)[:300] or exc.__class__.__name__)
+        with _WriteTransaction(self.db) as store:
+            for note_id, error in results.items():
+                note = store.notification(note_id)
+                if note is None:
+                    continue
+                if error is None:
+                    note.emailed_at, note.email_error = self.clock(), None
+                else:
+                    note.email_error = error
+        return sum(1 for e in results.values() if e is None)
 
     def mail_text(self, note: Notification) -> tuple[str, str]:
         """Subject and body of a notification's mail: the case, the task, the person it is about, the limit."""

@@ -308,6 +308,8 @@ def test_reminders_are_mailed_through_smtp_once(database_url, clock):
         clock.set(day_end("2026-10-13") + dt.timedelta(seconds=1))
         assert svc.reminders.run().mailed == 1  # office_sun has no address: the bell only
         assert svc.reminders.run().mailed == 0  # never twice
+        clock.set(clock() + dt.timedelta(hours=1))
+        assert svc.reminders.run().mailed == 0
         [mail] = received
         assert mail["To"] == "li@mingshan.example" and mail["From"] == "accountability@mingshan.example"
         from email.header import decode_header, make_header
@@ -318,7 +320,7 @@ def test_reminders_are_mailed_through_smtp_once(database_url, clock):
         assert REPORTER["name"] not in body + subject and REPORTER["contact"] not in body
         with svc.db.session() as s:
             li = s.scalar(select(Notification).where(Notification.username == "office_li"))
-            assert li.emailed_at is not None and li.email_attempts == 0
+            assert li.emailed_at is not None and li.email_attempts == 1 and li.email_error is None
         svc.db.dispose()
     finally:
         controller.stop()
@@ -339,4 +341,7 @@ def test_an_unreachable_smtp_server_leaves_the_mail_for_the_next_run(database_ur
     with svc.db.session() as s:
         li = s.scalar(select(Notification).where(Notification.username == "office_li"))
         assert li.emailed_at is None and li.email_attempts == 1 and li.email_error
+    assert svc.reminders.run().mailed == 0  # not tried again at once
+    with svc.db.session() as s:
+        assert s.scalar(select(Notification).where(Notification.username == "office_li")).email_attempts == 1
     svc.db.dispose()

@@ -34,6 +34,7 @@ def upgrade() -> None:
                     sa.Column('read_at', sa.DateTime(timezone=True), nullable=True),
                     sa.Column('emailed_at', sa.DateTime(timezone=True), nullable=True),
                     sa.Column('email_attempts', sa.Integer(), nullable=False, server_default='0'),
+                    sa.Column('email_tried_at', sa.DateTime(timezone=True), nullable=True),
                     sa.Column('email_error', sa.String(length=300), nullable=True),
                     sa.ForeignKeyConstraint(['case_id'], ['cases.id'], ondelete='CASCADE'),
                     sa.PrimaryKeyConstraint('id'))

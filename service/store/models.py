@@ -291,6 +291,7 @@ class Notification(Base):
     read_at: Mapped[dt.datetime | None] = mapped_column()
     emailed_at: Mapped[dt.datetime | None] = mapped_column()
     email_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    email_tried_at: Mapped[dt.datetime | None] = mapped_column()  # the last try (a claim by one worker)
     email_error: Mapped[str | None] = mapped_column(String(300))
 
     __table_args__ = (Index("ix_notifications_user_read", "username", "read_at"),)

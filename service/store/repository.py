@@ -314,10 +314,13 @@ class Store:
             q = q.where(Notification.id == notification_id)
         return self.s.execute(q.values(read_at=now)).rowcount
 
-    def notifications_to_mail(self, limit: int, max_attempts: int) -> list[tuple[Notification, str]]:
-        """Notifications not yet mailed to people with an address, locked for this worker (SKIP LOCKED)."""
+    def notifications_to_mail(self, now: dt.datetime, retry_after: dt.timedelta, limit: int,
+                              max_attempts: int) -> list[tuple[Notification, str]]:
+        """Notifications not yet mailed to people with an address and not tried within ``retry_after``, locked for
+        this worker (SKIP LOCKED); the caller marks them tried, which claims them until ``retry_after`` has passed."""
         q = (select(Notification, User.email).join(User, User.username == Notification.username)
              .where(Notification.emailed_at.is_(None), Notification.email_attempts < max_attempts,
+                    or_(Notification.email_tried_at.is_(None), Notification.email_tried_at <= now - retry_after),
                     User.email.is_not(None), User.email != "", User.active.is_(True))
              .order_by(Notification.id).limit(limit).with_for_update(of=Notification, skip_locked=True))
         return [(n, email) for n, email in self.s.execute(q).all()]
