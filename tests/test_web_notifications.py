@@ -1,6 +1,7 @@
-"""The bell in Chromium: an overdue task's reminder shows as an unread count in the page header, the list names the
-case, the task and its limit (never the reporter), and marking it read clears the count; axe-core finds nothing
-serious."""
+"""Time limits in Chromium. The bell: an overdue task's reminder shows as an unread count in the page header, the
+list names the case, the task and its limit (never the reporter), and marking it read clears the count. An extension:
+the office asks on the investigation page, a member of the leading group approves it, and the new limit is in the
+inbox. axe-core finds nothing serious."""
 from __future__ import annotations
 
 import datetime as dt
@@ -13,7 +14,7 @@ from werkzeug.serving import make_server
 from service.auth import Principal
 from service.web import build_services, create_app
 from service.workdays import end_of_day
-from tests.test_web import REPORTER_NAME, REPORTER_PHONE, axe, login
+from tests.test_web import REPORTER_NAME, REPORTER_PHONE, axe, choose, login, logout, open_task, submit
 
 CST = dt.timezone(dt.timedelta(hours=8))
 
@@ -70,11 +71,43 @@ def test_the_bell_counts_unread_reminders_and_the_list_marks_them_read(site, pag
     row.get_by_role("button", name="标为已读").click()
     expect(page.get_by_role("link", name="通知：没有未读")).to_be_visible()
     expect(page.get_by_role("row").filter(has_text="立案审查")).to_contain_text("已读")
-    page.get_by_role("link", name="未读").click()
+    page.get_by_role("link", name="未读", exact=True).click()
     expect(page.get_by_text("没有未读通知。")).to_be_visible()
     axe(page)
     # the reminder's link opens the task
-    page.get_by_role("link", name="全部").click()
+    page.get_by_role("link", name="全部", exact=True).click()
     page.get_by_role("link", name="立案审查").click()
     expect(page.get_by_role("heading", name="立案审查")).to_be_visible()
+    assert page.errors == []
+
+
+def test_the_office_asks_for_more_time_and_the_new_limit_is_in_the_inbox(site, page, artifacts):
+    base, services, clock = site
+    office = Principal("office_li", frozenset({"office"}))
+    case_id = services.cases.start_case(office, {"channel": "inspection", "subject": "zhang_wei", "unit": "执法一科",
+                                                 "grounds": [7], "summary": "未按程序送达", "act_date": "2026-09-01"})["id"]
+    [reg] = services.cases.list_tasks(office, filters={"case_id": case_id, "name": "Task_register"}).items
+    services.cases.complete(office, reg["id"], {"register": True, "grounds": [7], "respondents": [
+        {"person": "zhang_wei", "role": "handler", "unit": "执法一科"}]})
+    login(page, base, "office_li")
+    row = page.get_by_role("row").filter(has_text="调查取证")
+    expect(row).to_contain_text("2026-10-16")  # 30 days from registration on 16 Sep
+    open_task(page, base, "调查取证")
+    choose(page, "是否申请延长调查期限", "是")
+    page.get_by_label("申请延长的理由").fill("需调取外单位档案")
+    axe(page)
+    submit(page)
+    logout(page)
+    login(page, base, "lg_chen")
+    open_task(page, base, "审批延长调查期限")
+    expect(page.locator("aside")).to_contain_text("需调取外单位档案")
+    expect(page.locator("aside")).to_contain_text("2026-10-16")
+    choose(page, "是否批准延长", "是")
+    axe(page)
+    page.screenshot(path=str(artifacts / "extension-approval.png"), full_page=True)
+    submit(page)
+    logout(page)
+    login(page, base, "office_li")
+    # 15 days more end on Saturday 31 Oct, a rest day: the new limit is Monday 2 Nov
+    expect(page.get_by_role("row").filter(has_text="调查取证")).to_contain_text("2026-11-02")
     assert page.errors == []

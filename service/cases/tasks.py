@@ -18,7 +18,10 @@ from .base import CaseServiceBase, iso
 # what a task page shows of the case, by who looks (the reporter only ever to the office)
 CONTEXT_FOR_ALL = ("channel", "subject", "unit", "summary", "grounds", "act_date", "facts_found", "votes",
                    "resolution", "vote_note", "served_on", "decision_number")
-CONTEXT_FOR_STAFF = ("officer", "conclusion", "not_registered_reason", "respondents", "outcomes", "statements")
+CONTEXT_FOR_STAFF = ("officer", "conclusion", "not_registered_reason", "respondents", "outcomes", "statements",
+                     # the limits counted from registration and a pending request to extend one (政策)
+                     "investigation_due", "decision_due", "investigation_extended", "decision_extended",
+                     "extension_reason", "decision_extension_reason")
 # forms whose submitted content may name the reporter: shown to the office only (Art. 5(12))
 REPORTER_FORMS = ("notify_reporter",)
 # evidence uploads: one limit per file, and one for all the files of one submission (the request limit)
