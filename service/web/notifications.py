@@ -1,10 +1,11 @@
 """The bell in the page header (unread count), the notifications page, marking notifications read."""
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
+from ..errors import NotFound
 from . import page_arg, services
 
 notifications = Blueprint("notifications", __name__)
@@ -31,7 +32,10 @@ def index():
 @notifications.post("/notifications/<int:notification_id>/read")
 @login_required
 def read(notification_id: int):
-    services().notifications.mark_read(current_user.principal, notification_id)
+    try:
+        services().notifications.mark_read(current_user.principal, notification_id)
+    except NotFound:
+        abort(404)  # someone else's, or none: the error page
     return redirect(_back())
 
 

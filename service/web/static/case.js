@@ -46,12 +46,14 @@
           if (from && to && done.indexOf(from) >= 0 && reached[to]) { canvas.addMarker(flow.id, "flow-done"); }
         });
 
+        var smallest = 0.2;  // zooming out stops here, or at half the whole diagram's fit if that is smaller
         function fit() {
           canvas.zoom("fit-viewport", "auto");
+          smallest = Math.min(0.2, canvas.zoom() / 2);
           el.dataset.zoom = String(canvas.zoom());
         }
         function zoomBy(factor) {
-          var scale = Math.min(4, Math.max(0.2, canvas.zoom() * factor));
+          var scale = Math.min(4, Math.max(smallest, canvas.zoom() * factor));
           canvas.zoom(scale);
           el.dataset.zoom = String(canvas.zoom());
         }
