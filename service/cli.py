@@ -146,19 +146,48 @@ def _deploy(services, by: str) -> int:
     from .errors import Invalid
 
     try:
-        version, created = services.deployments.deploy(Bundle.from_folders(processes_dir(), forms_dir()), by)
+        outcome = services.deployments.publish(Bundle.from_folders(processes_dir(), forms_dir()), by)
     except Invalid as exc:
         for where, message in exc.fields.items():
             click.echo(f"{where}: {message}", err=True)
         raise click.ClickException("not deployed: fix the problems above (see `accountability validate`)") from None
-    click.echo(f"deployed version {version}" if created else f"no changes: version {version} is current")
-    return version
+    if outcome.created:
+        click.echo(f"deployed version {outcome.version}, now the live version")
+    elif outcome.reactivated:
+        click.echo(f"these files are version {outcome.version}: it is the live version again "
+                   f"(was version {outcome.previous})")
+    else:
+        click.echo(f"no changes: version {outcome.version} is current (the live version)")
+    return outcome.version
 
 
 @main.command()
-def deploy() -> None:
-    """Validate processes/ and forms/, then deploy them as a new version if anything changed."""
-    _deploy(_services(), by="deploy")
+@click.option("--activate", "activate", type=int, metavar="N",
+              help="Make the deployed version N the live one again (roll back) instead of deploying processes/.")
+@click.option("--by", "by", default=None, metavar="NAME",
+              help="Who does it, for the audit record (default: $USER).")
+def deploy(activate: int | None, by: str | None) -> None:
+    """Validate processes/ and forms/ and make them the live version (a new one if they differ from every deployed
+    version); with --activate N, make version N live again. New cases start on the live version."""
+    from .errors import Invalid, NotFound
+
+    services = _services()
+    who = by or os.environ.get("USER") or "cli"
+    if activate is None:
+        _deploy(services, by=who)
+        return
+    try:
+        previous = services.deployments.activate(activate, who, "rollback")
+    except NotFound:
+        raise click.ClickException(f"there is no version {activate}") from None
+    except Invalid as exc:
+        for where, message in exc.fields.items():
+            click.echo(f"{where}: {message}", err=True)
+        raise click.ClickException(f"version {activate} was not made live: the problems above") from None
+    if previous is None:
+        click.echo(f"version {activate} is the live version already")
+    else:
+        click.echo(f"version {activate} is the live version again (was version {previous})")
 
 
 @main.group()
@@ -172,10 +201,11 @@ def user() -> None:
               help="May be given several times. Without a role: an ordinary officer (who can be a subject).")
 @click.option("--unit", help="The user's section or unit.")
 @click.option("--display-name", help="The name shown in pages.")
+@click.option("--post", help="The user's post (职务), printed in the decisions served on them.")
 @click.option("--password", help=f"At least {MIN_PASSWORD} characters, letters mixed with digits or signs. "
                                   "Without it a password is generated and printed.")
 @click.option("--email", help="Where reminders and escalations are mailed too (when SMTP is configured).")
-def user_add(name: str, roles: tuple[str, ...], unit: str | None, display_name: str | None,
+def user_add(name: str, roles: tuple[str, ...], unit: str | None, display_name: str | None, post: str | None,
              password: str | None, email: str | None) -> None:
     """Add user NAME."""
     import re
@@ -199,7 +229,7 @@ def user_add(name: str, roles: tuple[str, ...], unit: str | None, display_name: 
         if store.user(name) is not None:
             raise click.ClickException(f"user {name} exists already")
         store.add_user(name, display_name=display_name or name, unit=unit, password_hash=hash_password(password),
-                       roles=roles, email=email.strip() if email else None)
+                       roles=roles, email=email.strip() if email else None).post = post
         store.log(None, None, "user_added", username=name, roles=sorted(roles))
     click.echo(f"added {name} ({', '.join(roles) or 'officer'})" + (f"; password: {password}" if generated else ""))
 

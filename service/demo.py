@@ -18,6 +18,8 @@ USERS = [
     ("wang_fang", [], "法制科", "王芳", "执法人员（审核人，案件当事人）"),
     ("liu_yang", [], "局办公室", "刘洋", "执法人员（批准人，案件当事人）"),
 ]
+# 职务 of the officers, printed in the decisions served on them
+POSTS = {"zhang_wei": "一级行政执法员", "wang_fang": "法制审核员", "liu_yang": "办公室主任"}
 # the leading group has three members who are never respondents of a demo case: every vote has its quorum of 3
 
 FACTS = "调查查明的事实，见询问笔录、处罚决定书和送达回证（证据一至三）。"
@@ -35,7 +37,7 @@ def load_demo(services, password: str) -> list[tuple[str, str, str]]:
         for username, roles, unit, name, _ in USERS:
             if store.user(username) is None:
                 store.add_user(username, display_name=name, unit=unit, password_hash=hash_password(password),
-                               roles=roles)
+                               roles=roles).post = POSTS.get(username)
         has_cases = store.cases(filters={}, visible_to_subject=None, page=1, per_page=1).total > 0
     if not has_cases:
         _cases(services.cases)

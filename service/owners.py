@@ -1,26 +1,27 @@
-"""For procedure owners: deployed versions, what changed between two, deploying edited files."""
+"""For procedure owners: deployed versions and the live one, what changed between two, deploying edited files,
+making an earlier version live again (roll-back).
+
+Functions other features call (the in-browser modeler's draft page among them):
+
+* :func:`service.deployments.check_bundle` — every reason a set of files must not be deployed (file, element,
+  message), the same check the upload and the deploy run;
+* :func:`service.versions_diff.diff_files` — what differs between two sets of files, before and after;
+  :meth:`OwnerService.diff_against_live` does it for a draft against the live version;
+* :meth:`service.cases.migration.MigrationService.affected_cases` — the open cases a draft touches and
+  whether each could move to it.
+"""
 from __future__ import annotations
 
-import copy
 from pathlib import Path
 from typing import Any
 
-from lxml import etree
-
 from .auth import Principal
 from .bundle import Bundle
-from .decisions import DmnLoadError, load_bytes
-from .deployments import Deployments
+from .deployments import Deployments, DeployOutcome
 from .errors import Forbidden, Invalid, NotFound
 from .store.db import Database
 from .store.repository import Store
-
-BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
-FLOW_TAGS = {"startEvent", "endEvent", "task", "userTask", "scriptTask", "businessRuleTask", "serviceTask",
-             "callActivity", "subProcess", "exclusiveGateway", "parallelGateway", "inclusiveGateway",
-             "eventBasedGateway", "boundaryEvent", "intermediateCatchEvent", "intermediateThrowEvent",
-             "sequenceFlow", "lane", "process"}
-WIRING = {"incoming", "outgoing", "flowNodeRef", "laneSet", *FLOW_TAGS}
+from .versions_diff import diff_files
 
 
 class OwnerService:
@@ -34,16 +35,28 @@ class OwnerService:
             raise Forbidden("the process versions are for administrators (procedure owners)")
 
     def versions(self, principal: Principal) -> list[dict[str, Any]]:
+        """Every version, newest first: who deployed it, its files, its open cases, whether it is the live one,
+        and why it cannot be loaded (``problem``) if it cannot."""
         self._check(principal)
         with self.db.session() as s:
             store = Store(s)
             open_cases = store.open_cases_per_deployment()
+            live = store.live_deployment()
             out = []
             for d in reversed(store.deployments()):
                 out.append({"id": d.id, "created_at": d.created_at.isoformat(), "created_by": d.created_by,
                             "hash": d.content_hash[:12], "files": sorted(store.deployment_files(d.id)),
-                            "open_cases": open_cases.get(d.id, 0)})
+                            "open_cases": open_cases.get(d.id, 0), "live": live is not None and d.id == live.id})
+        for v in out:
+            v["problem"] = self.deployments.problem(v["id"])
         return out
+
+    def activations(self, principal: Principal, limit: int = 20) -> list[dict[str, Any]]:
+        """Who made which version live and when, newest first (deploys and roll-backs)."""
+        self._check(principal)
+        with self.db.session() as s:
+            return [{"version": a.deployment_id, "previous": a.previous_id, "at": a.at.isoformat(), "by": a.by,
+                     "how": a.how} for a in Store(s).activations()[:limit]]
 
     def files(self, principal: Principal, version: int) -> dict[str, str]:
         self._check(principal)
@@ -53,29 +66,37 @@ class OwnerService:
             raise NotFound(f"version {version} does not exist")
         return {name: data.decode("utf-8") for name, data in files.items()}
 
+    def live_files(self, principal: Principal) -> dict[str, bytes]:
+        """The files of the live version (the base a draft or an upload starts from)."""
+        self._check(principal)
+        with self.db.session() as s:
+            return Store(s).deployment_files(self.deployments.current())
+
     def diff(self, principal: Principal, old: int, new: int) -> dict[str, Any]:
-        a, b = self.files(principal, old), self.files(principal, new)
-        result: dict[str, Any] = {"old": old, "new": new,
-                                  "files_added": sorted(set(b) - set(a)), "files_removed": sorted(set(a) - set(b)),
-                                  "elements": [], "rules": []}
-        for name in sorted(set(a) | set(b)):
-            if name.endswith(".bpmn"):
-                result["elements"] += _diff_bpmn(name, a.get(name), b.get(name))
-            elif name.endswith(".dmn"):
-                result["rules"] += _diff_dmn(name, a.get(name), b.get(name))
-            elif name in a and name in b and a[name] != b[name]:
-                result["elements"].append({"file": name, "id": "", "name": "", "change": "changed",
-                                           "detail": "form schema changed"})
-        return result
+        """What changed from version ``old`` to ``new``, before and after (see :mod:`service.versions_diff`)."""
+        self._check(principal)
+        with self.db.session() as s:
+            store = Store(s)
+            a, b = store.deployment_files(old), store.deployment_files(new)
+        if not a or not b:
+            raise NotFound(f"version {old if not a else new} does not exist")
+        return {"old": old, "new": new, **diff_files(a, b)}
+
+    def diff_against_live(self, principal: Principal, files: dict[str, bytes]) -> dict[str, Any]:
+        """What a set of files (e.g. a draft) changes compared with the live version, before and after."""
+        live = self.deployments.current()
+        return {"old": live, "new": None, **diff_files(self.live_files(principal), files)}
 
     def upload(self, principal: Principal, uploads: dict[str, bytes]) -> tuple[int, bool]:
-        """Deploy the current version with these files added or replaced (validated first)."""
+        """Deploy the live version with these files added or replaced (checked first). Returns (version, created)."""
+        outcome = self.upload_outcome(principal, uploads)
+        return outcome.version, outcome.created
+
+    def upload_outcome(self, principal: Principal, uploads: dict[str, bytes]) -> DeployOutcome:
         self._check(principal)
         if not uploads:
             raise Invalid("choose at least one .bpmn, .dmn or form .json file", {"files": "请选择文件"})
-        current = self.deployments.current()
-        with self.db.session() as s:
-            files = Store(s).deployment_files(current)
+        files = self.live_files(principal)
         for name, data in uploads.items():
             base = Path(name).name
             if base.endswith((".bpmn", ".dmn")):
@@ -84,76 +105,15 @@ class OwnerService:
                 files[f"forms/{base}"] = data
             else:
                 raise Invalid("unsupported file", {base: "只能上传 .bpmn、.dmn 或表单 .json 文件"})
-        return self.deployments.deploy(Bundle(files), by=principal.username)
+        return self.deployments.publish(Bundle(files), by=principal.username)
 
-    def deploy_folder(self, principal: Principal, processes: Path, forms: Path) -> tuple[int, bool]:
+    def deploy_folder(self, principal: Principal, processes: Path, forms: Path) -> DeployOutcome:
+        """Deploy the files of the folders, compared with the live version."""
         self._check(principal)
-        return self.deployments.deploy(Bundle.from_folders(processes, forms), by=principal.username)
+        return self.deployments.publish(Bundle.from_folders(processes, forms), by=principal.username)
 
-
-def _local(el) -> str:
-    return etree.QName(el).localname if isinstance(el.tag, str) else ""
-
-
-def _bpmn_elements(text: str | None) -> dict[str, tuple[str, str, bytes]]:
-    if not text:
-        return {}
-    root = etree.fromstring(text.encode("utf-8"))
-    out = {}
-    for el in root.iter():
-        tag = _local(el)
-        if tag not in FLOW_TAGS or tag == "process" or not el.get("id"):
-            continue
-        twin = copy.deepcopy(el)
-        for child in list(twin):
-            if _local(child) in WIRING:
-                twin.remove(child)
-        out[el.get("id")] = (tag, el.get("name") or "", etree.tostring(twin, method="c14n"))
-    return out
-
-
-def _diff_bpmn(file: str, old: str | None, new: str | None) -> list[dict[str, Any]]:
-    a, b = _bpmn_elements(old), _bpmn_elements(new)
-    changes = []
-    for eid in sorted(set(a) | set(b)):
-        if eid not in a:
-            changes.append({"file": file, "id": eid, "name": b[eid][1], "kind": b[eid][0], "change": "added"})
-        elif eid not in b:
-            changes.append({"file": file, "id": eid, "name": a[eid][1], "kind": a[eid][0], "change": "removed"})
-        elif a[eid][2] != b[eid][2]:
-            detail = f"名称：{a[eid][1]} → {b[eid][1]}" if a[eid][1] != b[eid][1] else "属性或表达式已修改"
-            changes.append({"file": file, "id": eid, "name": b[eid][1], "kind": b[eid][0], "change": "changed",
-                            "detail": detail})
-    return changes
-
-
-def _rules(text: str | None, file: str) -> dict[str, dict[str, Any]]:
-    if not text:
-        return {}
-    try:
-        model = load_bytes(text.encode("utf-8"), file, check_schema=False)
-    except DmnLoadError:
-        return {}
-    out = {}
-    for d in model.decisions.values():
-        if d.table is None:
-            continue
-        for r in d.table.rules:
-            out[f"{d.id}/{r.id}"] = {"decision": d.id, "row": r.row, "id": r.id,
-                                     "cells": [u.text or "-" for u in r.inputs] + list(r.output_texts),
-                                     "annotation": r.annotation}
-    return out
-
-
-def _diff_dmn(file: str, old: str | None, new: str | None) -> list[dict[str, Any]]:
-    a, b = _rules(old, file), _rules(new, file)
-    changes = []
-    for key in sorted(set(a) | set(b), key=lambda k: ((b.get(k) or a.get(k))["decision"], (b.get(k) or a[k])["row"])):
-        ra, rb = a.get(key), b.get(key)
-        if ra is None:
-            changes.append({"file": file, **rb, "change": "added"})
-        elif rb is None:
-            changes.append({"file": file, **ra, "change": "removed"})
-        elif ra["cells"] != rb["cells"] or ra["annotation"] != rb["annotation"]:
-            changes.append({"file": file, **rb, "change": "changed", "before": ra["cells"], "after": rb["cells"]})
-    return changes
+    def activate(self, principal: Principal, version: int) -> int | None:
+        """Make an earlier (or any) version the live one: new cases start on it. Returns the version that was live
+        before, None when it already was. Recorded with who did it."""
+        self._check(principal)
+        return self.deployments.activate(version, principal.username, "rollback")

@@ -8,7 +8,7 @@ from .auth import Principal
 from .decisions import DecisionError, UnknownDecision
 from .decisions.analysis import analyse
 from .decisions.feel import to_json
-from .deployments import Deployments
+from .deployments import Deployments, VersionUnavailable
 from .errors import Forbidden, Invalid, NotFound
 from .store.db import Database
 from .store.repository import Store
@@ -30,12 +30,24 @@ class ReviewService:
             return [d.id for d in Store(s).deployments()]
 
     def _engine(self, version: int | None):
-        version = version or self.deployments.current()
+        """The version asked for, or the live one (when the live one cannot be loaded: the newest that can)."""
+        version = version or self.deployments.reference_version()
         return version, self.deployments.engine(version)
 
     def tables(self, principal: Principal, version: int | None = None) -> dict[str, Any]:
+        """The tables of a version (default: the live one). A version whose files cannot be loaded answers with
+        ``unavailable`` (why) and no tables, so the page still lists the other versions."""
         self._check(principal)
-        version, engine = self._engine(version)
+        live = self.deployments.current()
+        unavailable = None
+        if version is None:  # the live version; when it cannot be loaded, the newest that can, saying so
+            unavailable = self.deployments.problem(live)
+            version = self.deployments.reference_version() if unavailable else live
+        try:
+            engine = self.deployments.engine(version)
+        except VersionUnavailable as exc:
+            return {"version": version, "versions": self.versions(), "live": live, "tables": [],
+                    "unavailable": exc.message}
         items = []
         for d in engine.catalog.decisions:
             t = d.table
@@ -44,8 +56,9 @@ class ReviewService:
             items.append({"id": d.id, "name": d.name, "hit_policy": t.hit_policy_label, "rules": len(t.rules),
                           "inputs": [c.label or c.text for c in t.inputs],
                           "outputs": [o.label or o.name for o in t.outputs],
-                          "findings": len(analyse(d).errors), "file": d.file})
-        return {"version": version, "versions": self.versions(), "tables": items}
+                          "findings": len(_analysis(d).errors), "file": d.file})
+        return {"version": version, "versions": self.versions(), "live": live, "tables": items,
+                "unavailable": unavailable}
 
     def table(self, principal: Principal, decision_id: str, version: int | None = None) -> dict[str, Any]:
         self._check(principal)
@@ -57,8 +70,8 @@ class ReviewService:
         t = d.table
         if t is None:
             raise NotFound(f"{decision_id} is not a decision table")
-        with self.db.session() as s:
-            traces = Store(s).decision_traces(d.id, version)
+        with self.db.session() as s:  # the table's exact content, on whichever version it ran: counts survive redeploys
+            traces = Store(s).decision_traces_of_table(d.id, d.version)
         usage: dict[str, set[int]] = {r.id: set() for r in t.rules}
         persons: dict[str, set[tuple[int, str]]] = {r.id: set() for r in t.rules}
         for case_id, trace in traces:
@@ -79,7 +92,7 @@ class ReviewService:
                        "cases": sorted(usage.get(r.id, set())),
                        "persons": [{"case_id": c, "person": p} for c, p in sorted(persons.get(r.id, set()))]}
                       for r in t.rules],
-            "findings": [f.to_json() for f in analyse(d).findings],
+            "findings": [f.to_json() for f in _analysis(d).findings],
             "evaluations": len(traces),
         }
 
@@ -103,6 +116,17 @@ class ReviewService:
         except DecisionError as exc:
             raise Invalid(str(exc).splitlines()[0], getattr(exc, "errors", None) or {"": str(exc)}) from None
         return {"outputs": to_json(result.outputs), "trace": result.trace}
+
+
+def _analysis(decision):
+    """The static analysis of a table; one the analysis cannot read is shown with that as its finding."""
+    from .decisions.analysis import Analysis, Finding
+    try:
+        return analyse(decision)
+    except Exception as exc:  # noqa: BLE001 - validate refuses such a table; an older version may still hold one
+        result = Analysis(decision.id)
+        result.findings.append(Finding("not_analysed", (), f"静态分析无法完成：{exc.__class__.__name__}：{exc}"))
+        return result
 
 
 def _choices(clause) -> list[tuple[str, str]] | None:

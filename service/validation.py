@@ -66,6 +66,7 @@ def validate(paths: list[Path], *, default_processes: Path, default_forms: Path)
 
     catalog = Catalog()
     dmn_files = files.dmn or (sorted(default_processes.glob("*.dmn")) if files.bpmn else [])
+    defined: dict[str, Path] = {}  # decision id -> the file that defines it first
     for f in dmn_files:
         try:
             model = load_file(f)
@@ -73,6 +74,14 @@ def validate(paths: list[Path], *, default_processes: Path, default_forms: Path)
             if f in files.dmn:
                 problems += exc.problems
             continue
+        duplicates = [did for did in model.decisions if did in defined]
+        for did in duplicates:
+            if f in files.dmn or defined[did] in files.dmn:
+                problems.append(Problem(str(f), f"decision '{did}'", duplicate_decision(did, defined[did], f)))
+        for did in model.decisions:
+            defined.setdefault(did, f)
+        if duplicates:
+            continue  # the runtime refuses the whole set; the first file stays the one diagrams refer to
         catalog.models.append(model)
         if f in files.dmn:
             problems += table_problems(model, str(f))
@@ -102,7 +111,37 @@ def validate(paths: list[Path], *, default_processes: Path, default_forms: Path)
         if all(_well_formed(f) for f in files.bpmn + context):
             problems += _check_diagrams(files.bpmn, context, catalog, forms, form_paths,
                                         report_unused_forms=bool(files.forms))
+    if not problems and files.bpmn and files.forms:
+        problems += _runtime_problems(files.bpmn + context_diagrams(files.bpmn, default_processes), dmn_files,
+                                      form_files)
     return problems, checked
+
+
+def duplicate_decision(did: str, first: Path, again: Path) -> str:
+    """The message for a decision id defined twice (e.g. a table saved again as sanction-draft.dmn)."""
+    return (f"决策 id“{did}”在 {first.name} 和 {again.name} 中都有定义：同一组流程文件中每个决策 id 只能出现一次，"
+            f"否则运行时无法确定使用哪一张表。请只保留其中一个文件——修改过的表保存回它原来的文件名，"
+            f"另存的草稿不要放进 processes/，也不要一起上传")
+
+
+def context_diagrams(given: list[Path], default_processes: Path) -> list[Path]:
+    """The deployment's other diagrams (those of the default folder not among the given ones)."""
+    resolved = {f.resolve() for f in given}
+    return [f for f in sorted(default_processes.glob("*.bpmn")) if f.resolve() not in resolved]
+
+
+def _runtime_problems(bpmn: list[Path], dmn: list[Path], forms: list[Path]) -> list[Problem]:
+    """Build the engine from the files exactly as the service will (only when they hold the main process)."""
+    from .bundle import Bundle
+    from .deployments import load_problem
+    from .engine import PROCESS_ID
+
+    if not any(f'id="{PROCESS_ID}"'.encode() in f.read_bytes() for f in bpmn):
+        return []  # a diagram checked on its own is not a deployment
+    files = {f"processes/{f.name}": f.read_bytes() for f in bpmn + dmn}
+    files.update({f"forms/{f.name}": f.read_bytes() for f in forms})
+    problem = load_problem(Bundle(files))
+    return [] if problem is None else [problem]
 
 
 def _check_diagrams(checked: list[Path], context: list[Path], catalog: Catalog, forms: dict[str, dict],
@@ -270,7 +309,14 @@ def table_problems(model, file: str) -> list[Problem]:
 
     problems = []
     for decision in model.decisions.values():
-        for finding in analyse(decision).errors:
+        try:
+            findings = analyse(decision).errors
+        except Exception as exc:  # noqa: BLE001 - a table the analysis cannot read is refused, never deployed
+            problems.append(Problem(file, f"decision '{decision.id}'",
+                                    f"决策表无法完成静态分析（{exc.__class__.__name__}：{exc}），不能部署：请检查该表的输入、"
+                                    f"输出和单元格"))
+            continue
+        for finding in findings:
             example = ""
             if finding.example:
                 example = "，例如 " + ", ".join(f"{k}={json.dumps(v, ensure_ascii=False)}"

@@ -178,6 +178,8 @@ TABLE: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/notifications/read-all"): {"kind": "global", "form": {}, "expect": every(302)},
     ("POST", "/notifications/<int:notification_id>/read"): {"kind": "global", "args": {"notification_id": 999999},
                                                             "form": {}, "expect": every(404, anon=302)},
+    ("POST", "/processes/<int:version>/activate"): {"kind": "global", "args": {"version": 1}, "form": {},
+                                                    "expect": admin_only(302)},
     ("GET", "/report"): {"kind": "global", "expect": every(200)},
     ("POST", "/report"): {"kind": "global", "form": {"summary": ""}, "expect": every(422)},
     ("GET", "/report/receipt"): {"kind": "global", "expect": every(302)},
@@ -191,6 +193,13 @@ TABLE: dict[tuple[str, str], dict[str, Any]] = {
         "staff_resp_before": 404}},
     ("GET", "/cases/<int:case_id>/diagram.json"): {"kind": "case", "expect": {
         "anon": 302, "staff": 200, "officer": 403, "resp_task": 403, "resp_before": 403, "staff_resp_task": 404,
+        "staff_resp_before": 404}},
+    # a document of the case's first respondent (their 立案通知书): theirs from their own first task on, never another's
+    ("GET", "/cases/<int:case_id>/documents/<int:document_id>.pdf"): {"kind": "case", "expect": {
+        "anon": 302, "staff": 200, "officer": 404, "resp_task": 200, "resp_before": 404, "staff_resp_task": 404,
+        "staff_resp_before": 404}},
+    ("GET", "/cases/<int:case_id>/documents/<int:document_id>.docx"): {"kind": "case", "expect": {
+        "anon": 302, "staff": 200, "officer": 404, "resp_task": 200, "resp_before": 404, "staff_resp_task": 404,
         "staff_resp_before": 404}},
     ("GET", "/files/<int:file_id>"): {"kind": "case", "expect": {
         "anon": 302, "staff": 200, "officer": 403, "resp_task": 403, "resp_before": 403, "staff_resp_task": 404,
@@ -213,6 +222,7 @@ TABLE: dict[tuple[str, str], dict[str, Any]] = {
 class World:
     cases: dict[str, int] = field(default_factory=dict)
     files: dict[str, int] = field(default_factory=dict)
+    documents: dict[str, int] = field(default_factory=dict)  # the first respondent's 立案通知书
     tasks: list[Target] = field(default_factory=list)
 
 
@@ -261,6 +271,7 @@ def build_world(svc) -> World:
         for key, case_id in world.cases.items():
             world.files[key] = store.add_attachment(case_id, None, f"证据{key}.txt", "text/plain", b"evidence",
                                                     "office_li").id
+            world.documents[key] = store.document_of(case_id, "registration_notice", respondents[key][0][0]).id
         rows = {key: list(s.scalars(select(Task).where(Task.case_id == cid))) for key, cid in world.cases.items()}
 
     def target(key: str, case: str, name: str, assignee: str | None) -> Target:
@@ -352,7 +363,8 @@ def test_route_role_relation_matrix(site):
             elif kind == "case":
                 key = "file_id" if "file_id" in rule else "case_id"
                 ids = world.files if key == "file_id" else world.cases
-                calls = [(case_class(actor, c), {key: ids[c]}, f"case {c}") for c in world.cases]
+                calls = [(case_class(actor, c), {key: ids[c], "document_id": world.documents[c]}, f"case {c}")
+                         for c in world.cases]
             else:
                 calls = [(task_class(actor, t), {"task_id": t.id}, t) for t in world.tasks]
             for cls, args, target in calls:
@@ -372,7 +384,7 @@ def test_route_role_relation_matrix(site):
                 where = f"{method} {url} as {actor.name} ({cls}{'; ' + str(getattr(target, 'key', target)) if target else ''})"
                 if response.status_code not in allowed:
                     failures.append(f"{where}: {response.status_code}, expected {expected}")
-                body = response.get_data(as_text=True)
+                body = response.get_data().decode("utf-8", "replace")  # documents are PDF and Word files
                 if actor.username != "office_li" and (REPORTER["name"] in body or REPORTER["contact"] in body):
                     leaks.append(where)
                 bodies[(actor.name, f"{method} {url}")] = body

@@ -132,6 +132,7 @@ def test_tables_lists_decisions_inputs_outputs_and_hit_policy(run):
 
 
 def test_tables_of_a_tck_file_with_an_aggregation(run):
-    tck = Path(__file__).parent / "tck" / "0115-sum-collect-hitpolicy" / "0115-sum-collect-hitpolicy.dmn"
+    case = Path(__file__).parent / "tck" / "compliance-level-2" / "0115-sum-collect-hitpolicy"
+    tck = case / "0115-sum-collect-hitpolicy.dmn"
     res = run("tables", "--file", str(tck))
     assert res.exit_code == 0 and "[COLLECT SUM, 4 rules]" in res.output

@@ -149,6 +149,9 @@ ATTEMPTS: dict[str, list[Attempt]] = {
                                    lambda w: "/processes/migrate?source=1&target=1", (200,))],
     "/processes/scenarios": [Attempt("admin", lambda w: "/processes/scenarios", lambda w: {"version": "1"},
                                      lambda w: "/processes", (200,))],
+    # version 1 is live already: the control goes through and says so (roll-backs themselves: tests/test_deploy.py)
+    "/processes/<int:version>/activate": [Attempt("admin", lambda w: "/processes/1/activate", lambda w: {},
+                                                  lambda w: "/processes", (302,))],
 }
 
 
@@ -189,5 +192,5 @@ def test_a_form_post_without_a_valid_token_is_400_and_changes_nothing(site, rule
                                content_type="multipart/form-data" if attempt.files else None)
         assert response.status_code in attempt.ok, (rule, response.status_code)
         if rule not in ("/report/status", "/decisions/<decision_id>", "/processes/scenarios", "/processes/deploy",
-                        "/processes/upload", "/processes/migrate"):
+                        "/processes/upload", "/processes/migrate", "/processes/<int:version>/activate"):
             assert changed(before, rows(services)), f"{rule}: the control changed nothing"

@@ -128,3 +128,25 @@ def test_list_values_as_input_are_still_refused_for_a_typed_input():
     d = table("UNIQUE", [("n", "integer")], [("o", "string")], [(["-"], ['"x"'])])
     with pytest.raises(DecisionInputError, match="expected integer"):
         evaluate(d, {"n": [1, 2]})
+
+
+# --------------------------------------------------------------------------- a list in an input entry
+
+def test_a_name_holding_a_list_in_an_input_entry_means_membership():
+    """DMN's semantics of unary tests: an input entry whose expression evaluates to a list is satisfied when the
+    list contains the input value (the TCK's compliance-level-3 case 0039)."""
+    d = table("COLLECT", [("symptom", "string"), ("flu", None)], [("o", "string")],
+              [(['"cough", "sore throat"', "-"], ['"cold"']), (["flu", "-"], ['"flu"']),
+               (["not(flu)", "-"], ['"not flu"'])])
+    assert evaluate(d, {"symptom": "cough", "flu": ["fever", "cough"]}).outputs == ["cold", "flu"]
+    assert evaluate(d, {"symptom": "fever", "flu": ["fever", "cough"]}).outputs == ["flu"]
+    assert evaluate(d, {"symptom": "rash", "flu": ["fever", "cough"]}).outputs == ["not flu"]
+    assert evaluate(d, {"symptom": "rash", "flu": []}).outputs == ["not flu"]
+
+
+def test_a_list_in_an_input_entry_still_matches_an_equal_list_and_null_only_a_null_member():
+    d = table("COLLECT", [("xs", None), ("allowed", None)], [("o", "string")], [(["allowed", "-"], ['"in"'])])
+    assert evaluate(d, {"xs": ["a", "b"], "allowed": ["a", "b"]}).outputs == ["in"]
+    assert evaluate(d, {"xs": None, "allowed": ["a", None]}).outputs == ["in"]
+    assert evaluate(d, {"xs": None, "allowed": ["a"]}).outputs == []
+    assert evaluate(d, {"xs": 1, "allowed": ["1", "2"]}).outputs == []

@@ -35,6 +35,8 @@ from service.web import build_services
 # a zygote: imports once, then forks one worker per line "<mode> <log file>" read from stdin and prints its pid
 url = sys.argv[1]
 signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # killed workers are reaped by the system
+from weasyprint import HTML  # the documents' renderer loads once too (a second and more, with its fonts)
+HTML(string="<p>文书</p>").write_pdf()
 print("ready", flush=True)
 for line in sys.stdin:
     mode, log = line.split()
@@ -169,10 +171,17 @@ class Zygote:
                                      stdout=subprocess.PIPE, text=True)
         assert self.proc.stdout.readline().strip() == "ready"
         self.logs, self.n = logs, 0
+        self.logs_by_mode: dict[str, Path] = {}
+
+    def committed(self, mode: str) -> bool:
+        """Whether the latest worker of that mode has committed a step."""
+        path = self.logs_by_mode[mode]
+        return path.exists() and "done " in path.read_text()
 
     def spawn(self, mode: str) -> int:
         self.n += 1
-        self.proc.stdin.write(f"{mode} {self.logs / f'{self.n:03d}-{mode}.log'}\n")
+        self.logs_by_mode[mode] = self.logs / f"{self.n:03d}-{mode}.log"
+        self.proc.stdin.write(f"{mode} {self.logs_by_mode[mode]}\n")
         self.proc.stdin.flush()
         return int(self.proc.stdout.readline())
 
@@ -199,7 +208,12 @@ def test_sigkill_during_steps_and_timers_leaves_every_case_whole(database_url, t
     try:
         for kill in range(KILLS):
             completer, timers = zygote.spawn("complete"), zygote.spawn("timers")
-            time.sleep(rng.uniform(0.5, 2.0))
+            # the kill lands at a random moment after the worker's first committed step (steps that issue notices
+            # and decisions render them, a second or more each on a loaded machine)
+            started = time.monotonic()
+            while not zygote.committed("complete") and time.monotonic() - started < 60:
+                time.sleep(0.02)
+            time.sleep(rng.uniform(0.0, 2.0))
             # kill one, then the other a moment later (each at its own random point)
             first, second = (completer, timers) if kill % 2 == 0 else (timers, completer)
             for pid in (first, second):

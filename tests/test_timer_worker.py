@@ -76,8 +76,8 @@ def test_a_timer_scheduled_while_the_worker_sleeps_fires_on_time_and_once(servic
         t.start()
     try:
         time.sleep(1.5)  # both asleep: nothing is due, the next look is 30 s away
-        scheduled = time.monotonic()
         case_ids = [case_in_hearing(services, p) for p in ("zhang_wei", "wang_fang")]
+        scheduled = time.monotonic()  # (each case's last step, with its documents, scheduled its timer by now)
         # due PERIOD s after scheduling; a worker polling every 30 s would be up to 30 s late
         assert wait_for(lambda: all(fired(services, c) for c in case_ids), PERIOD + 6)
         assert time.monotonic() - scheduled < PERIOD + 6

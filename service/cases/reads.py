@@ -5,6 +5,7 @@ from typing import Any
 
 from ..auth import Principal
 from ..decisions import DecisionError
+from ..deployments import VersionUnavailable
 from ..errors import Forbidden, Invalid, NotFound
 from ..store.repository import Page, Store
 from .base import CaseServiceBase, iso
@@ -112,7 +113,10 @@ class ReadService(CaseServiceBase):
         """The tables (rules, labels, annotations) of a case's deployment, for rendering its traces."""
         with self.db.session() as s:
             row = Store(s).case(case_id)
-        engine = self.deployments.engine(row.deployment_id)
+        try:
+            engine = self.deployments.engine(row.deployment_id)
+        except VersionUnavailable:  # the case's page still shows what is stored: its traces, without the tables
+            return {}
         tables = {}
         for decision in engine.catalog.decisions:
             t = decision.table

@@ -8,12 +8,15 @@ from typing import Any
 from ..auth import Principal
 from ..decisions import DecisionError
 from ..decisions.feel import to_json
+from ..documents import DocumentError
+from ..deployments import VersionUnavailable
 from ..engine import EngineError, ProcessEngine, TaskNotOpen
 from ..engine import Case as WorkflowCase
 from ..errors import Conflict, Invalid, NotFound
 from ..forms import FormErrors
 from ..store.repository import Page, Store
 from .base import CaseServiceBase, iso
+from .documents import issue_due_documents, prefill_numbers, step_failed
 
 # what a task page shows of the case, by who looks (the reporter only ever to the office)
 CONTEXT_FOR_ALL = ("channel", "subject", "unit", "summary", "grounds", "act_date", "facts_found", "votes",
@@ -56,6 +59,7 @@ class TaskService(CaseServiceBase):
                 case_data = engine.task_data(wf, task.id) if self._is_open_in(engine, wf, task.id) else wf.data
                 fields = (schema or {}).get("properties", {})
                 data = {k: case_data[k] for k in fields if case_data.get(k) is not None}
+                prefill_numbers(store, row.id, task.person, fields, data)
                 if task.assignee and task.assignee in self._element_values(case_data):
                     data.update(self._element_values(case_data)[task.assignee])
             else:  # a finished task: the case as it stands, and what its form submitted (kept at completion)
@@ -145,6 +149,10 @@ class TaskService(CaseServiceBase):
                           rows=[m["row"] for m in trace["matched"]], version=trace["version"],
                           person=trace.get("person"))
             self._sync(store, row, engine, wf, actor=principal.username, completed=task_id)
+            try:
+                issue_due_documents(store, row, engine, wf, self.clock())
+            except DocumentError as exc:
+                raise step_failed(exc) from None
             return {"id": task_id, "case_id": row.id, "status": row.status, "stage": row.stage,
                     "decisions": [t["decision"] for t in step.traces]}
 
@@ -154,13 +162,18 @@ class TaskService(CaseServiceBase):
         """Fire due timers, one case per transaction; safe to run in several workers at once."""
         now = now or self.clock()
         fired = 0
+        unavailable: list[int] = []  # cases whose version cannot be loaded: the others' timers still fire
         for _ in range(limit):
             with self._write() as store:
-                case_ids = store.due_timer_cases(now, limit=1)
+                case_ids = store.due_timer_cases(now, limit=1, skip=unavailable)
                 if not case_ids:
                     break
                 row = store.lock_case(case_ids[0])  # held already: this re-reads the case and its tasks fresh
-                engine = self.deployments.engine(row.deployment_id)
+                try:
+                    engine = self.deployments.engine(row.deployment_id)
+                except VersionUnavailable:
+                    unavailable.append(row.id)
+                    continue
                 wf = engine.restore(store.state(row.id))
                 try:
                     step = engine.fire_due_timers(wf, now)
@@ -172,6 +185,11 @@ class TaskService(CaseServiceBase):
                     store.log(row.id, None, "timer_fired", timer=name)
                 store.add_decision_records(row.id, row.deployment_id, step.traces)
                 self._sync(store, row, engine, wf, actor=None)
+                try:  # a timer fires on time; a document it made due follows at the case's next step
+                    with store.s.begin_nested():
+                        issue_due_documents(store, row, engine, wf, now)
+                except DocumentError as exc:
+                    store.log(row.id, None, "document_failed", error=str(exc))
                 fired += len(step.fired)
         return fired
 

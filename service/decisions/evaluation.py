@@ -1,14 +1,16 @@
 """Evaluate a decision as DMN 1.3 says, and record a trace of why it came out so."""
 from __future__ import annotations
 
+import decimal
 import functools
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-from .feel import BUILTINS, Env, FeelEvaluationError, Name, feel_equal, feel_kind, to_feel, to_json
+from .feel import (BUILTINS, FEEL_CONTEXT, Env, FeelEvaluationError, Name, feel_compare, feel_equal, feel_kind,
+                   to_feel, to_json)
 from .model import (Decision, DecisionError, DecisionInputError, DecisionModel, DecisionTable, HitPolicyViolation,
                     LiteralExpression, Rule)
-from .types import TypeMismatch, coerce_base, TYPE_NAMES_ZH
+from .types import TypeMismatch, TypeSystem
 
 
 @dataclass
@@ -36,14 +38,21 @@ def evaluate(decision: Decision, inputs: Mapping[str, Any]) -> Evaluation:
     if errors:
         raise DecisionInputError(decision.id, errors)
     env = Env(variables, _bkm_functions(model))
+    types = model.types
     try:
         if isinstance(decision.logic, LiteralExpression):
             outputs = decision.logic.expression.evaluate(env)
+            outputs = types.conform(outputs, decision.logic.type_ref, "the literal expression's result")
             read = {name: to_json(variables.get(name)) for name in sorted(decision.logic.expression.names())}
+            outputs = types.conform(outputs, decision.type_ref, "the decision's result")
             trace = _trace(decision, read, [], outputs)
         else:
             outputs, trace = _evaluate_table(decision, decision.logic, env)
-    except FeelEvaluationError as exc:
+            conformed = types.conform(outputs, decision.type_ref, "the decision's result")
+            if conformed is not outputs:
+                outputs = conformed
+                trace["outputs"] = to_json(outputs)
+    except (FeelEvaluationError, TypeMismatch) as exc:
         raise DecisionError(f"decision '{decision.id}': {exc}") from None
     if required_traces:
         trace["required"] = required_traces
@@ -106,7 +115,15 @@ def _bkm_functions(model: DecisionModel) -> dict[str, Any]:
     def invoke(bkm, *args):
         if len(args) != len(bkm.params):
             raise FeelEvaluationError(f"{bkm.name}() takes {len(bkm.params)} arguments, got {len(args)}")
-        return bkm.body.evaluate(Env(dict(zip(bkm.params, args)), functions))
+        types = model.types
+        try:
+            args = tuple(types.conform(a, t, f"{bkm.name}() parameter '{p}'")
+                         for a, p, t in zip(args, bkm.params, bkm.param_types or (None,) * len(args)))
+            result = bkm.body.evaluate(Env(dict(zip(bkm.params, args)), functions))
+            result = types.conform(result, bkm.body_type_ref, f"the result of {bkm.name}()")
+            return types.conform(result, bkm.type_ref, f"the result of {bkm.name}()")
+        except TypeMismatch as exc:
+            raise FeelEvaluationError(str(exc)) from None
 
     for bkm in model.bkms.values():
         functions[bkm.name] = functools.partial(invoke, bkm)
@@ -119,10 +136,11 @@ def _evaluate_table(decision: Decision, table: DecisionTable, env: Env) -> tuple
     for clause in table.inputs:
         value = clause.expression.evaluate(env)
         key = clause.text
-        if value is not None and clause.base_type not in (None, "any", "context", "list"):
-            if not _fits(value, clause.base_type):
-                errors[key] = (f"expected {clause.base_type} ({TYPE_NAMES_ZH.get(clause.base_type, '')}), "
-                               f"got {feel_kind(value)} {to_json(value)!r}")
+        if value is not None and clause.type_ref is not None:
+            try:  # the value the rules test is the converted one (a date column reads a date, not its text)
+                value = decision.model.types.coerce(value, clause.type_ref, key)
+            except TypeMismatch as exc:
+                errors[key] = exc.detail if exc.where == key else f"{exc.where}: {exc.detail}"
         if clause.allowed is not None and key not in errors and value is not None and not clause.allowed.matches(value, env):
             errors[key] = f"{to_json(value)!r} is not one of the allowed values {clause.allowed.text}"
         values.append(value)
@@ -131,7 +149,7 @@ def _evaluate_table(decision: Decision, table: DecisionTable, env: Env) -> tuple
     inputs_trace = {c.text: to_json(v) for c, v in zip(table.inputs, values)}
 
     matched = [r for r in table.rules if all(t.matches(v, env) for t, v in zip(r.inputs, values))]
-    results = {r.id: _rule_output(table, r, env) for r in matched}
+    results = {r.id: _rule_output(table, r, env, decision.model.types) for r in matched}
     policy = table.hit_policy
     hits: list[Rule]
     if policy == "UNIQUE":
@@ -153,13 +171,13 @@ def _evaluate_table(decision: Decision, table: DecisionTable, env: Env) -> tuple
         hits = matched
 
     if policy in ("UNIQUE", "ANY", "FIRST", "PRIORITY"):
-        outputs = results[hits[0].id] if hits else _default_output(table, env)
+        outputs = results[hits[0].id] if hits else _default_output(table, env, decision.model.types)
     elif table.aggregation:
         outputs = _aggregate(decision, table.aggregation, [results[r.id] for r in hits])
     else:
         outputs = [results[r.id] for r in hits]
         if not hits:
-            default = _default_output(table, env)
+            default = _default_output(table, env, decision.model.types)
             outputs = [default] if default is not None else []
     trace = _trace(decision, inputs_trace, [
         {"id": r.id, "row": r.row, "annotation": r.annotation, "outputs": to_json(results[r.id])} for r in matched],
@@ -168,25 +186,26 @@ def _evaluate_table(decision: Decision, table: DecisionTable, env: Env) -> tuple
     return outputs, trace
 
 
-def _fits(value: Any, base: str) -> bool:
-    try:
-        coerce_base(value, base, "")
-        return True
-    except TypeMismatch:
-        return False
-
-
-def _rule_output(table: DecisionTable, rule: Rule, env: Env) -> Any:
-    values = [expr.evaluate(env) if expr is not None else None for expr in rule.outputs]
+def _rule_output(table: DecisionTable, rule: Rule, env: Env, types: TypeSystem) -> Any:
+    values = []
+    for clause, expr in zip(table.outputs, rule.outputs):
+        where = f"rule {rule.row} ({rule.id}), output '{clause.name or clause.label or clause.id}'"
+        value = types.conform(expr.evaluate(env), clause.type_ref, where) if expr is not None else None
+        if clause.values and value is not None and not any(feel_equal(value, v) is True for v in clause.values):
+            # the loader checks literal outputs; a computed one is checked here
+            raise FeelEvaluationError(f"{where}: {to_json(value)!r} is not among the output values "
+                                      f"{clause.values_text}")
+        values.append(value)
     if len(table.outputs) == 1:
         return values[0]
     return {o.name: v for o, v in zip(table.outputs, values)}
 
 
-def _default_output(table: DecisionTable, env: Env) -> Any:
+def _default_output(table: DecisionTable, env: Env, types: TypeSystem) -> Any:
     if not any(o.default is not None for o in table.outputs):
         return None
-    values = [o.default.evaluate(env) if o.default is not None else None for o in table.outputs]
+    values = [types.conform(o.default.evaluate(env), o.type_ref, f"the default of output '{o.name or o.id}'")
+              if o.default is not None else None for o in table.outputs]
     if len(table.outputs) == 1:
         return values[0]
     return {o.name: v for o, v in zip(table.outputs, values)}
@@ -224,10 +243,20 @@ def _aggregate(decision: Decision, aggregation: str, values: list[Any]) -> Any:
     if aggregation == "SUM":
         if kinds != {"number"}:
             raise DecisionError(f"decision '{decision.id}': COLLECT SUM needs numbers, got {sorted(kinds)}")
-        return sum(present, start=to_feel(0))
-    if len(kinds) != 1 or kinds.pop() not in ("number", "string", "date", "dateTime", "boolean"):
-        raise DecisionError(f"decision '{decision.id}': COLLECT {aggregation} needs comparable values of one type")
-    return min(present) if aggregation == "MIN" else max(present)
+        with decimal.localcontext(FEEL_CONTEXT):  # FEEL's 34 digits, not Python's default 28
+            return sum(present, start=to_feel(0))
+    if len(kinds) != 1 or kinds.pop() not in ("number", "string", "date", "dateTime"):
+        raise DecisionError(f"decision '{decision.id}': COLLECT {aggregation} needs comparable values of one type "
+                            f"(numbers, strings or dates), got {sorted(kinds)}")
+    order = functools.cmp_to_key(_compare_or_fail)  # dates with and without a time zone do not compare
+    return min(present, key=order) if aggregation == "MIN" else max(present, key=order)
+
+
+def _compare_or_fail(a: Any, b: Any) -> int:
+    result = feel_compare(a, b)
+    if result is None:
+        raise FeelEvaluationError(f"{to_json(a)!r} and {to_json(b)!r} cannot be compared")
+    return result
 
 
 def _trace(decision: Decision, inputs: dict[str, Any], matched: list[dict[str, Any]], outputs: Any) -> dict[str, Any]:

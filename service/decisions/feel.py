@@ -2,19 +2,25 @@
 
 Supported, as Camunda Modeler's table editor writes it:
 
-* unary tests (input entries): ``-`` or empty (any), a simple value (equality),
+* unary tests (input entries): ``-`` or empty (any), a simple value (equality; a name that
+  holds a list is satisfied when the list contains the input value),
   comparisons ``< 3``, ``<= 3``, ``> 3``, ``>= 3``, intervals ``[1..5]``, ``]1..5[``,
   ``(1..5)``, ``[1..5[``, disjunctions ``"a","b"``, ``not(...)``, ``null``;
 * simple values: string, number, ``true``/``false``, ``null``, ``date("2026-01-01")``
   and (qualified) names;
 * expressions (input expressions, output entries, literal expressions): simple values,
-  parentheses, ``+ - * / **``, unary minus, comparisons, path access ``a.b``, calls of
-  business knowledge models or ``date(...)``, and list literals ``["a", "b"]`` (``[]`` is the
+  parentheses, ``+ - * / **``, unary minus, comparisons, ``and``/``or`` (three-valued), path
+  access ``a.b`` (a context's entry, a date's ``year``/``month``/``day``/``weekday``, the
+  member of each element of a list), calls of business knowledge models, ``date(text)``,
+  ``date(year, month, day)`` and ``not(...)``, and list literals ``["a", "b"]`` (``[]`` is the
   empty list) whose elements are such expressions; a list evaluates to a Python list.
   In a unary test ``[`` still opens an interval, and ``[1..5]`` is refused as an expression.
 
 Everything else is a :class:`FeelSyntaxError` when the table is loaded, so nothing is
-ever evaluated by guesswork. Numbers are ``decimal.Decimal`` with FEEL's 34 digits.
+ever evaluated by guesswork; what only shows while evaluating and the subset has no values
+for (durations from date arithmetic, other date properties, years outside 1-9999, dates
+with and without a time zone compared) is a :class:`FeelEvaluationError`, never a quiet
+null. Numbers are ``decimal.Decimal`` with FEEL's 34 digits.
 """
 from __future__ import annotations
 
@@ -24,7 +30,8 @@ import re
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
-FEEL_CONTEXT = decimal.Context(prec=34, rounding=decimal.ROUND_HALF_EVEN)
+# IEEE 754 decimal128, as FEEL numbers are: 34 digits, exponents -6143..6144 (beyond them: null)
+FEEL_CONTEXT = decimal.Context(prec=34, rounding=decimal.ROUND_HALF_EVEN, Emax=6144, Emin=-6143)
 
 
 class FeelSyntaxError(ValueError):
@@ -91,12 +98,35 @@ def feel_kind(value: Any) -> str | None:
 
 
 def feel_equal(a: Any, b: Any) -> bool | None:
-    """FEEL ``=``: null equals only null; values of different types give null."""
+    """FEEL ``=``: null equals only null; values of different types give null; lists and
+    contexts are equal when their members are (``[true] = [1]`` is not true)."""
     if a is None or b is None:
         return a is None and b is None
-    if feel_kind(a) != feel_kind(b):
+    kind = feel_kind(a)
+    if kind != feel_kind(b):
         return None
+    if kind == "dateTime" and (a.tzinfo is None) != (b.tzinfo is None):
+        raise FeelEvaluationError("a date and time with a time zone cannot be compared with one without")
+    if kind == "list":
+        if len(a) != len(b):
+            return False
+        return _all_equal(zip(a, b))
+    if kind == "context":
+        if a.keys() != b.keys():
+            return False
+        return _all_equal((a[k], b[k]) for k in a)
     return a == b
+
+
+def _all_equal(pairs: Iterable[tuple[Any, Any]]) -> bool | None:
+    result: bool | None = True
+    for x, y in pairs:
+        eq = feel_equal(x, y)
+        if eq is False:
+            return False
+        if eq is None:
+            result = None
+    return result
 
 
 def feel_compare(a: Any, b: Any) -> int | None:
@@ -104,6 +134,8 @@ def feel_compare(a: Any, b: Any) -> int | None:
     kind = feel_kind(a)
     if a is None or b is None or kind != feel_kind(b) or kind not in ("number", "string", "date", "dateTime"):
         return None
+    if kind == "dateTime" and (a.tzinfo is None) != (b.tzinfo is None):
+        raise FeelEvaluationError("a date and time with a time zone cannot be compared with one without")
     return (a > b) - (a < b)
 
 
@@ -118,15 +150,33 @@ class Token:
 
 
 _OPS = ("**", "..", "<=", ">=", "!=", "<", ">", "=", "+", "-", "*", "/", "(", ")", "[", "]", ",", ".")
-_NUMBER = re.compile(r"\d+(?:\.\d+)?|\.\d+")
+_NUMBER = re.compile(r"[0-9]+(?:\.[0-9]+)?|\.[0-9]+")  # FEEL digits are ASCII only
 _NAME_START = re.compile(r"[^\W\d]", re.UNICODE)
 _NAME_PART = re.compile(r"[\w?']", re.UNICODE)
+_OUTSIDE_CHARACTERS = {"{": "contexts {...}", "@": "@-literals", "?": "the implicit input ?",
+                       ":": "named arguments and context entries"}
 _ESCAPES = {'"': '"', "\\": "\\", "n": "\n", "r": "\r", "t": "\t", "'": "'"}
+
+
+_PLAIN_NAME = re.compile(r"[^\W\d][\w?']*", re.UNICODE)
+
+
+def _join_surrogates(value: str, pos: int) -> str:
+    r"""``"\ud83d\udc0e"`` is one character (a code point), as FEEL counts; a lone half is refused."""
+    if not any("\ud800" <= ch <= "\udfff" for ch in value):
+        return value
+    try:
+        return value.encode("utf-16", "surrogatepass").decode("utf-16")
+    except UnicodeDecodeError:
+        raise FeelSyntaxError(f"the string at position {pos + 1} has half of a surrogate pair (\\u escape) "
+                              f"without the other half") from None
 
 
 def tokenize(text: str, known_names: Iterable[str] = ()) -> list[Token]:
     """Split FEEL text into tokens; names with spaces are recognised from known_names."""
-    spaced = sorted((n for n in known_names if " " in n), key=len, reverse=True)
+    # names FEEL allows with spaces or with . / - ' + * inside ("Loan-to-value") are read whole when the
+    # model defines them, the longest first, as FEEL resolves names against their scope
+    spaced = sorted((n for n in known_names if n and not _PLAIN_NAME.fullmatch(n)), key=len, reverse=True)
     tokens: list[Token] = []
     i, n = 0, len(text)
     while i < n:
@@ -154,7 +204,7 @@ def tokenize(text: str, known_names: Iterable[str] = ()) -> list[Token]:
                 j += 1
             if j >= n:
                 raise FeelSyntaxError(f"string starting at position {i + 1} is not closed with \"")
-            tokens.append(Token("str", text[i:j + 1], "".join(out), i))
+            tokens.append(Token("str", text[i:j + 1], _join_surrogates("".join(out), i), i))
             i = j + 1
             continue
         m = _NUMBER.match(text, i)
@@ -182,7 +232,9 @@ def tokenize(text: str, known_names: Iterable[str] = ()) -> list[Token]:
                 i += len(op)
                 break
         else:
-            raise FeelSyntaxError(f"unexpected character {ch!r} at position {i + 1}")
+            hint = (f": {_OUTSIDE_CHARACTERS[ch]} are outside the supported FEEL subset"
+                    if ch in _OUTSIDE_CHARACTERS else "")
+            raise FeelSyntaxError(f"unexpected character {ch!r} at position {i + 1}{hint}")
     tokens.append(Token("end", "", None, n))
     return tokens
 
@@ -264,12 +316,7 @@ class Path(Node):
     member: str
 
     def evaluate(self, env: "Env") -> Any:
-        value = self.base.evaluate(env)
-        if isinstance(value, dict):
-            return value.get(self.member)
-        if isinstance(value, dt.date) and self.member in ("year", "month", "day"):
-            return decimal.Decimal(getattr(value, self.member))
-        return None
+        return _member(self.base.evaluate(env), self.member)
 
     def names(self) -> set[str]:
         return self.base.names()
@@ -278,13 +325,42 @@ class Path(Node):
         return self.base.functions()
 
 
+def _member(value: Any, member: str) -> Any:
+    """FEEL path ``value.member``: a context's entry (null when absent), a date's property, the
+    member of each element of a list; null for values without members."""
+    if isinstance(value, dict):
+        return value.get(member)
+    if isinstance(value, dt.date):
+        return _date_property(value, member)
+    if isinstance(value, list):
+        return [_member(item, member) for item in value]
+    return None
+
+
+_DATE_PROPERTIES = ("year", "month", "day", "weekday")
+_DATETIME_PROPERTIES = _DATE_PROPERTIES + ("hour", "minute", "second")
+
+
+def _date_property(value: dt.date, member: str) -> Any:
+    """FEEL's properties of a date (and date and time) that the subset has values for."""
+    allowed = _DATETIME_PROPERTIES if isinstance(value, dt.datetime) else _DATE_PROPERTIES
+    if member not in allowed:
+        raise FeelEvaluationError(f"the property '{member}' of a {feel_kind(value)} is not supported "
+                                  f"(supported: {', '.join(allowed)})")
+    if member == "weekday":
+        return decimal.Decimal(value.isoweekday())
+    return decimal.Decimal(getattr(value, member))
+
+
 @dataclass(frozen=True)
 class Negate(Node):
     operand: Node
 
     def evaluate(self, env: "Env") -> Any:
         value = self.operand.evaluate(env)
-        return -value if isinstance(value, decimal.Decimal) else None
+        if not isinstance(value, decimal.Decimal):
+            return None
+        return value.copy_negate()  # exact: no rounding to Python's default 28 digits
 
     def names(self) -> set[str]:
         return self.operand.names()
@@ -296,6 +372,10 @@ class Negate(Node):
 def _arith(op: str, a: Any, b: Any) -> Any:
     if op == "+" and isinstance(a, str) and isinstance(b, str):
         return a + b
+    if isinstance(a, dt.date) or isinstance(b, dt.date):
+        # FEEL gives durations (date - date) or shifted dates (date + duration): outside the subset
+        raise FeelEvaluationError(f"arithmetic ('{op}') on dates is not supported (FEEL durations are "
+                                  f"outside the supported subset)")
     if not (isinstance(a, decimal.Decimal) and isinstance(b, decimal.Decimal)):
         return None
     with decimal.localcontext(FEEL_CONTEXT):
@@ -346,6 +426,35 @@ class Binary(Node):
         return self.left.functions() | self.right.functions()
 
 
+def _truth(value: Any) -> bool | None:
+    """A FEEL operand of ``and``/``or``: a boolean, or null for anything else."""
+    return value if isinstance(value, bool) else None
+
+
+@dataclass(frozen=True)
+class Logical(Node):
+    """``a and b`` / ``a or b`` with FEEL's three-valued logic (non-booleans count as null)."""
+
+    op: str  # 'and' or 'or'
+    left: Node
+    right: Node
+
+    def evaluate(self, env: "Env") -> Any:
+        a, b = _truth(self.left.evaluate(env)), _truth(self.right.evaluate(env))
+        decisive = self.op == "or"  # true decides an 'or', false decides an 'and'
+        if a is decisive or b is decisive:
+            return decisive
+        if a is None or b is None:
+            return None
+        return not decisive
+
+    def names(self) -> set[str]:
+        return self.left.names() | self.right.names()
+
+    def functions(self) -> set[str]:
+        return self.left.functions() | self.right.functions()
+
+
 @dataclass(frozen=True)
 class Call(Node):
     function: str
@@ -367,18 +476,63 @@ class Call(Node):
         return out
 
 
-def _date(value: Any) -> Any:
+_DATE_TEXT = re.compile(r"-?\d{4,9}-\d{2}-\d{2}")
+
+
+def _date(*args: Any) -> Any:
+    """FEEL ``date(from)`` (a date string, a date or a date and time) and ``date(year, month, day)``."""
+    if len(args) == 3:
+        if not all(isinstance(a, decimal.Decimal) for a in args):
+            return None
+        if any(a != a.to_integral_value() for a in args):
+            return None
+        year, month, day = (int(a) for a in args)
+        _check_year(year)
+        try:
+            return dt.date(year, month, day)
+        except ValueError:
+            return None
+    (value,) = args
     if isinstance(value, dt.date):
         return value if not isinstance(value, dt.datetime) else value.date()
     if isinstance(value, str):
+        if not _DATE_TEXT.fullmatch(value):
+            return None
+        _check_year(int(value[:-6]))
         try:
-            return dt.date.fromisoformat(value) if re.fullmatch(r"\d{4}-\d{2}-\d{2}", value) else None
+            return dt.date.fromisoformat(value)
         except ValueError:
             return None
     return None
 
 
-BUILTINS: dict[str, Callable[..., Any]] = {"date": _date}
+def _check_year(year: int) -> None:
+    if not 1 <= year <= 9999:
+        raise FeelEvaluationError(f"the year {year} is outside the years 1-9999 the engine has dates for")
+
+
+def _not(value: Any) -> Any:
+    """FEEL ``not(x)``: the negation of a boolean, null for anything else."""
+    return (not value) if isinstance(value, bool) else None
+
+
+BUILTINS: dict[str, Callable[..., Any]] = {"date": _date, "not": _not}
+BUILTIN_ARITIES: dict[str, tuple[int, ...]] = {"date": (1, 3), "not": (1,)}
+
+
+def calls(node: Node | None) -> list["Call"]:
+    """Every function call inside an expression (to check names and numbers of arguments at load)."""
+    found: list[Call] = []
+    stack: list[Any] = [node]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, Call):
+            found.append(item)
+        if isinstance(item, Node):
+            stack.extend(getattr(item, f) for f in item.__dataclass_fields__)  # type: ignore[attr-defined]
+        elif isinstance(item, tuple):
+            stack.extend(item)
+    return found
 
 
 class Env:
@@ -415,7 +569,13 @@ class EqualsTest(UnaryTest):
     endpoint: Node
 
     def test(self, value: Any, env: Env) -> bool | None:
-        return feel_equal(value, self.endpoint.evaluate(env))
+        expected = self.endpoint.evaluate(env)
+        equal = feel_equal(value, expected)
+        if equal is not True and isinstance(expected, list):
+            # DMN's semantics of unary tests: an expression that evaluates to a list is
+            # satisfied when the input value is contained in the list
+            return any(feel_equal(value, item) is True for item in expected)
+        return equal
 
     def endpoints(self) -> list[Node]:
         return [self.endpoint]
@@ -493,6 +653,9 @@ class UnaryTests:
 
 # --------------------------------------------------------------------------- parser
 
+_KEYWORDS = ("in", "instance", "between", "satisfies", "then", "else", "return", "if", "for", "some", "every",
+             "function")
+
 class _Parser:
     def __init__(self, text: str, known_names: Iterable[str]):
         self.text = text
@@ -518,14 +681,28 @@ class _Parser:
 
     def done(self) -> None:
         if not self.at("end"):
-            raise FeelSyntaxError(f"unexpected {self.tok.text!r} at position {self.tok.pos + 1}")
+            raise FeelSyntaxError(f"unexpected {self.tok.text!r} at position {self.tok.pos + 1}{self._hint()}")
+
+    def _hint(self) -> str:
+        """Why a token cannot continue the text, for the FEEL that lies outside the subset."""
+        t, prev = self.tok, self.tokens[self.i - 1] if self.i else None
+        if t.kind == "name" and t.text in _KEYWORDS:
+            return f": '{t.text}' expressions are outside the supported FEEL subset"
+        if t.kind == "name" and prev is not None and prev.kind == "name":
+            return (f": '{prev.text} {t.text}' is neither a name of this model nor a supported function "
+                    f"(supported: {', '.join(sorted(BUILTINS))})")
+        if t.kind == "name" and prev is not None and prev.kind == "num" and re.fullmatch(r"[eE]\d+", t.text):
+            return ": numbers with an exponent are outside the supported FEEL subset"
+        if t.kind == "op" and t.text == "[":
+            return ": filters and indexes (list[...]) are outside the supported FEEL subset"
+        return ""
 
     # simple values: literals, date("..."), names and paths, negative numbers
     def simple_value(self) -> Node:
         t = self.tok
         if t.kind == "op" and t.text == "-" and self.tokens[self.i + 1].kind == "num":
             self.i += 2
-            return Literal(-self.tokens[self.i - 1].value)
+            return Literal(self.tokens[self.i - 1].value.copy_negate())
         if t.kind == "num":
             self.i += 1
             return Literal(t.value)
@@ -543,7 +720,10 @@ class _Parser:
                 self.i += 2
                 s = self.take("str")
                 self.take("op", ")")
-                value = _date(s.value)
+                try:
+                    value = _date(s.value)
+                except FeelEvaluationError as exc:
+                    raise FeelSyntaxError(f"date({s.text}): {exc}") from None
                 if value is None:
                     raise FeelSyntaxError(f"date({s.text}) is not a valid date: write date(\"YYYY-MM-DD\")")
                 return Literal(value)
@@ -594,8 +774,22 @@ class _Parser:
         self.done()
         return UnaryTests(stripped, tuple(tests), negated)
 
-    # expressions
+    # expressions: disjunction < conjunction < comparison < arithmetic
     def expression(self) -> Node:
+        node = self.conjunction()
+        while self.at("name", "or"):
+            self.i += 1
+            node = Logical("or", node, self.conjunction())
+        return node
+
+    def conjunction(self) -> Node:
+        node = self.comparison()
+        while self.at("name", "and"):
+            self.i += 1
+            node = Logical("and", node, self.comparison())
+        return node
+
+    def comparison(self) -> Node:
         left = self.additive()
         if self.tok.kind == "op" and self.tok.text in ("=", "!=", "<", "<=", ">", ">="):
             op = self.take("op").text

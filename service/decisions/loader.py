@@ -13,7 +13,8 @@ from pathlib import Path
 
 from lxml import etree
 
-from .feel import BUILTINS, Env, FeelSyntaxError, Literal, Name, Node, UnaryTests, parse_expression, parse_unary_tests
+from .feel import (BUILTIN_ARITIES, BUILTINS, Env, FeelSyntaxError, Literal, Name, Node, UnaryTests, calls,
+                   parse_expression, parse_unary_tests)
 from .model import (AGGREGATIONS, HIT_POLICIES, Bkm, Decision, DecisionModel, DecisionTable, DmnLoadError,
                     InputClause, InputData, LiteralExpression, OutputClause, Problem, Rule)
 from .types import ItemDefinition, literal_fits
@@ -152,13 +153,25 @@ class _ModelBuilder:
         for item in _children(root, "itemDefinition"):
             parsed = self._item(item, item.get("name") or "")
             model.types.items[parsed.name] = parsed
+        for el in _children(root, "itemDefinition"):
+            self._check_item_types(model.types.items.get(el.get("name") or ""), el)
         for el in _children(root, "inputData"):
             var = _child(el, "variable")
             name = el.get("name") or (var.get("name") if var is not None else "")
             model.input_data[name] = InputData(el.get("id"), name, _type_ref(var))
+            if not model.types.is_known(_type_ref(var)):
+                self.problem(f"input data '{name}'", f"unknown typeRef '{_type_ref(var)}'", var)
         names = self._known_names()
-        for el in _children(root, "businessKnowledgeModel"):
+        for tag, what in (("import", "imports of other models"), ("decisionService", "decision services")):
+            for el in _children(root, tag):
+                self.problem(f"{tag} '{el.get('name') or el.get('id') or ''}'", f"{what} are not supported", el)
+        bkm_els = _children(root, "businessKnowledgeModel")
+        for el in bkm_els:
             self._bkm(el, names)
+        for el in bkm_els:  # calls are checked once every model is known (one may call another)
+            bkm = self.model.bkms.get(el.get("name") or "")
+            if bkm is not None:
+                self._check_calls(bkm.body, f"business knowledge model '{bkm.name}'", el)
         ids: dict[str, str] = {el.get("id"): el.get("name") or el.get("id") for el in _children(root, "decision")}
         for el in _children(root, "decision"):
             decision = self._decision(el, names, ids)
@@ -169,6 +182,16 @@ class _ModelBuilder:
         if not _children(root, "decision"):
             self.problem("", "the file defines no decision")
         return model
+
+    def _check_item_types(self, item: ItemDefinition | None, el: etree._Element) -> None:
+        """An item definition (and each of its components) must build on a type the engine has values for:
+        a value of an unknown type (a time, a duration) would otherwise pass unchecked."""
+        stack = [(item, item.name)] if item is not None else []
+        while stack:
+            it, path = stack.pop()
+            if not self.model.types.is_known(it.type_ref):
+                self.problem(f"item definition '{path}'", f"unknown typeRef '{it.type_ref}'", el)
+            stack.extend((comp, f"{path}.{name}") for name, comp in it.components.items())
 
     def _known_names(self) -> set[str]:
         root = self.root
@@ -216,15 +239,34 @@ class _ModelBuilder:
         if body is None:
             self.problem(f"business knowledge model '{name}'", "its expression is empty", lit)
             return
-        self.model.bkms[name] = Bkm(el.get("id"), name, params, body)
+        param_types = tuple(_type_ref(p) for p in _children(logic, "formalParameter"))
+        refs = [*param_types, _type_ref(_child(el, "variable")), _type_ref(lit)]
+        for ref in refs:
+            if not self.model.types.is_known(ref):
+                self.problem(f"business knowledge model '{name}'", f"unknown typeRef '{ref}'", el)
+        self.model.bkms[name] = Bkm(el.get("id"), name, params, body, param_types,
+                                    _type_ref(_child(el, "variable")), _type_ref(lit))
 
     def _check_calls(self, node: Node | None, where: str, el: etree._Element) -> None:
         if node is None:
             return
-        for fn in node.functions():
-            if fn not in BUILTINS and fn not in self.model.bkms:
-                self.problem(where, f"calls {fn}(), which is neither a business knowledge model of this file "
-                                    f"nor a supported built-in ({', '.join(sorted(BUILTINS))})", el)
+        reported: set[str] = set()
+        for call in calls(node):
+            fn, n = call.function, len(call.args)
+            bkm = self.model.bkms.get(fn)
+            if bkm is not None:
+                arities: tuple[int, ...] = (len(bkm.params),)
+            elif fn in BUILTIN_ARITIES:
+                arities = BUILTIN_ARITIES[fn]
+            else:
+                if fn not in reported:
+                    self.problem(where, f"calls {fn}(), which is neither a business knowledge model of this file "
+                                        f"nor a supported built-in ({', '.join(sorted(BUILTINS))})", el)
+                reported.add(fn)
+                continue
+            if n not in arities:
+                self.problem(where, f"calls {fn}() with {n} argument{'s' if n != 1 else ''}; it takes "
+                                    f"{' or '.join(map(str, arities))}", el)
 
     def _decision(self, el: etree._Element, names: set[str], ids: dict[str, str]) -> Decision | None:
         did = el.get("id") or el.get("name") or ""
@@ -254,7 +296,9 @@ class _ModelBuilder:
                 self.problem(where, "its literal expression is empty", lit_el)
                 return None
             self._check_calls(expr, where, lit_el)
-            logic = LiteralExpression(text, expr)
+            if not self.model.types.is_known(_type_ref(lit_el)):
+                self.problem(where, f"unknown typeRef '{_type_ref(lit_el)}' of the literal expression", lit_el)
+            logic = LiteralExpression(text, expr, _type_ref(lit_el))
         else:
             kinds = [_local(c) for c in el if _local(c) not in ("variable", "informationRequirement",
                                                                  "knowledgeRequirement", "authorityRequirement",
@@ -265,6 +309,8 @@ class _ModelBuilder:
             return None
         if logic is None:
             return None
+        if not self.model.types.is_known(_type_ref(var)):
+            self.problem(where, f"unknown typeRef '{_type_ref(var)}' of the decision's variable", var)
         canonical = etree.tostring(el, method="c14n")
         return Decision(
             id=did, name=name, file=self.file, version=hashlib.sha256(canonical).hexdigest(),

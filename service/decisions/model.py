@@ -125,6 +125,7 @@ class DecisionTable:
 class LiteralExpression:
     text: str
     expression: Node
+    type_ref: str | None = None  # the literal expression's own typeRef, if any
 
 
 @dataclass(frozen=True)
@@ -133,6 +134,9 @@ class Bkm:
     name: str
     params: tuple[str, ...]
     body: Node
+    param_types: tuple[str | None, ...] = ()
+    type_ref: str | None = None  # of its result (the BKM's variable)
+    body_type_ref: str | None = None  # the literal expression's own typeRef
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from .feel import Env, UnaryTests, feel_kind, parse_unary_tests, to_feel
+from .feel import Env, UnaryTests, feel_kind, parse_unary_tests, to_feel, to_json
 
 # typeRef spellings of DMN 1.1-1.5 and Camunda Modeler, mapped to one base type.
 BASE_TYPES = {
@@ -102,6 +102,53 @@ class TypeSystem:
             return to_feel(value)
         return self._coerce_item(value, item, where)
 
+    def conform(self, value: Any, type_ref: str | None, where: str) -> Any:
+        """A result checked against its declared type, with the two type conversions DMN defines:
+        a singleton list becomes its element when the type is not a list, and a value becomes a
+        singleton list when the type is one. A value that does not conform raises TypeMismatch: the
+        engine refuses to hand on a result of the wrong type (DMN would turn it into null)."""
+        if value is None or normalize_type_ref(type_ref) in (None, "Any", "any"):
+            return value
+        if self._conforms(value, type_ref):
+            return value
+        is_list = self.base_type(type_ref) == "list"
+        if not is_list and isinstance(value, list) and len(value) == 1 and self._conforms(value[0], type_ref):
+            return value[0]
+        if is_list and not isinstance(value, list) and self._conforms([value], type_ref):
+            return [value]
+        raise TypeMismatch(where, f"the value {_show_feel(value)} does not conform to its type "
+                                  f"{normalize_type_ref(type_ref)}")
+
+    def _conforms(self, value: Any, type_ref: str | None, seen: frozenset[str] = frozenset()) -> bool:
+        ref = normalize_type_ref(type_ref)
+        if value is None or ref is None or ref in ("Any", "any"):
+            return True
+        if ref in BASE_TYPES:
+            base = BASE_TYPES[ref]
+            if base == "integer":
+                return feel_kind(value) == "number" and value == value.to_integral_value()
+            return feel_kind(value) == base
+        item = self.items.get(ref)
+        if item is None or ref in seen:
+            return False
+        return self._item_conforms(value, item, seen | {ref})
+
+    def _item_conforms(self, value: Any, item: ItemDefinition, seen: frozenset[str]) -> bool:
+        """``seen`` guards against typeRefs that name each other in a circle; it starts afresh for the
+        members of a list or a context (a recursive type such as a tree is fine: the value is finite)."""
+        if value is None:
+            return True
+        if item.is_collection:
+            single = ItemDefinition(item.name, item.type_ref, item.allowed, item.components, False)
+            return isinstance(value, list) and all(self._item_conforms(v, single, frozenset()) for v in value)
+        if item.components:
+            return isinstance(value, dict) and all(
+                self._item_conforms(value[name], comp, frozenset()) for name, comp in item.components.items()
+                if name in value)
+        if not self._conforms(value, item.type_ref, seen):
+            return False
+        return item.allowed is None or item.allowed.matches(value, Env({}))
+
     def _coerce_item(self, value: Any, item: ItemDefinition, where: str) -> Any:
         if item.is_collection:
             if not isinstance(value, list):
@@ -174,6 +221,11 @@ def literal_fits(value: Any, base: str | None) -> bool:
     if base == "integer":
         return kind == "number" and value == value.to_integral_value()
     return kind == base
+
+
+def _show_feel(value: Any) -> str:
+    shown = to_json(value)
+    return f'"{shown}"' if isinstance(shown, str) and not isinstance(value, dt.date) else str(shown)
 
 
 def _show(value: Any) -> str:

@@ -34,7 +34,6 @@ from SpiffWorkflow.bpmn.parser.BpmnParser import BpmnValidator
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import MultiInstanceTask
-from SpiffWorkflow.bpmn.util.diff import diff_workflow, migrate_workflow
 from SpiffWorkflow.camunda.specs.user_task import UserTask
 from SpiffWorkflow.util.task import TaskState
 
@@ -116,6 +115,27 @@ class ProcessEngine:
                     titles.setdefault(spec.bpmn_id, spec.bpmn_name or spec.bpmn_id)
         return titles
 
+    def due_periods(self) -> dict[str, str]:
+        """Form key -> the ``camunda:dueDate`` of the user task with that form (e.g. ``{"appeal": "P30D"}``): the
+        time limits the documents state, as the owners set them in the diagram."""
+        periods: dict[str, str] = {}
+        for process in (self.spec, *self.subprocess_specs.values()):
+            for spec in process.task_specs.values():
+                ext = getattr(spec, "extensions", {}) or {}
+                if isinstance(spec, UserTask) and ext.get("formKey") and ext.get("dueDate"):
+                    periods.setdefault(ext["formKey"], ext["dueDate"])
+        return periods
+
+    def due_countings(self) -> dict[str, str]:
+        """Form key -> how the days of that task's limit count (``working`` or ``calendar``, its ``days`` property)."""
+        countings: dict[str, str] = {}
+        for process in (self.spec, *self.subprocess_specs.values()):
+            for spec in process.task_specs.values():
+                ext = getattr(spec, "extensions", {}) or {}
+                if isinstance(spec, UserTask) and ext.get("formKey") and ext.get("dueDate"):
+                    countings.setdefault(ext["formKey"], ext.get("days") or "calendar")
+        return countings
+
     # ---------------------------------------------------------------- lifecycle
 
     def start(self, intake: Mapping[str, Any], facts: Mapping[str, Any] | None = None,
@@ -146,6 +166,9 @@ class ProcessEngine:
             if stamped:
                 due = dt.datetime.fromisoformat(stamped["due"]) if stamped.get("due") else None
                 escalate = dt.datetime.fromisoformat(stamped["escalate"]) if stamped.get("escalate") else None
+            elif task.internal_data.get("due"):  # kept by a move to another version before limits were stamped
+                due = dt.datetime.fromisoformat(task.internal_data["due"])
+                escalate = escalation_time(due, ext.get("escalateAfter") or self.escalate_after)
             else:  # opened before limits were stamped: the duration from when it opened, in calendar days
                 due = task_due(ext.get("dueDate"), None, task.data, ready)
                 escalate = escalation_time(due, ext.get("escalateAfter") or self.escalate_after)
@@ -238,47 +261,28 @@ class ProcessEngine:
     # ---------------------------------------------------------------- versions
 
     def migration_blockers(self, case: Case, target: "ProcessEngine") -> list[str]:
-        """Why a case cannot move to the target version; empty when every step it went through and
-        every step it waits in exists there."""
-        blockers: list[str] = []
-        for task in case._wf.get_tasks(state=TaskState.READY | TaskState.WAITING | TaskState.STARTED):
-            spec = task.task_spec
-            if isinstance(spec, MultiInstanceTask) or (task.parent and isinstance(task.parent.task_spec,
-                                                                                    MultiInstanceTask)):
-                name = spec.bpmn_name or spec.bpmn_id
-                blockers.append(f"案件正处于“{name}”（{spec.bpmn_id}），该步骤由多人分别办理，中途迁移会丢失已办理的部分："
-                                f"请在该步骤完成后再迁移")
-                break
-        top, subs = diff_workflow(self.serializer.registry, case._wf, target.spec, target.subprocess_specs)
-        for task in top.removed:
-            if task.task_spec.bpmn_id:
-                blockers.append(f"步骤“{task.task_spec.bpmn_name or task.task_spec.bpmn_id}”"
-                                f"（{task.task_spec.bpmn_id}）在新版本中不存在")
-        for sp_id, sub_diff in subs.items():
-            name = case._wf.subprocesses[sp_id].spec.name
-            if sub_diff is None:
-                blockers.append(f"流程 {name} 在新版本中不存在")
-                continue
-            for task in sub_diff.removed:
-                if task.task_spec.bpmn_id:
-                    blockers.append(f"{name} 的步骤“{task.task_spec.bpmn_name or task.task_spec.bpmn_id}”"
-                                    f"（{task.task_spec.bpmn_id}）在新版本中不存在")
-        return sorted(set(blockers))
+        """Why a case cannot move to the target version (in Chinese); empty when every step it went through and
+        waits in exists there and a trial move leaves it waiting in the same steps for the same persons."""
+        from . import migration
+        return migration.blockers(self, case, target)
 
-    def migrate(self, case: Case, target: "ProcessEngine", now: dt.datetime | None = None) -> Case:
-        """Move a case to the target version (check migration_blockers first). Waiting steps are re-read
-        from the new diagram; finished steps keep their history."""
-        wf = case._wf
-        top, subs = diff_workflow(self.serializer.registry, wf, target.spec, target.subprocess_specs)
-        migrate_workflow(top, wf, target.spec)
-        for sp_id, sub_diff in subs.items():
-            sub = wf.subprocesses[sp_id]
-            migrate_workflow(sub_diff, sub, target.subprocess_specs[sub.spec.name])
-        wf.subprocess_specs = target.subprocess_specs
-        wf.script_engine = CaseScriptEngine(target.catalog, now or utcnow())
-        moved = Case(wf)
-        target._advance(moved)
-        return moved
+    def migrate(self, case: Case, target: "ProcessEngine", *, recompute: bool = False,
+                now: dt.datetime | None = None) -> Case:
+        """Move a case to the target version (check migration_blockers first). Timers and task due dates keep their
+        absolute times, or with ``recompute`` are computed again from when each step opened under the new periods;
+        ``now`` is the case service's clock (steps the move opens count their limits from it)."""
+        from . import migration
+        return migration.migrate(self, case, target, recompute=recompute, now=now)
+
+    def migration_deadlines(self, case: Case, target: "ProcessEngine") -> list[dict[str, Any]]:
+        """The case's timers and due dates now, after a move that keeps them, and after one that recomputes them."""
+        from . import migration
+        return migration.deadlines(self, case, target)
+
+    def migration_check(self, case: Case, target: "ProcessEngine") -> tuple[list[str], list[dict[str, Any]]]:
+        """(migration_blockers, migration_deadlines) at once, with as few trial moves as can be."""
+        from . import migration
+        return migration.assess(self, case, target)
 
     # ---------------------------------------------------------------- persistence
 
@@ -335,16 +339,20 @@ class ProcessEngine:
         opened, when it is due (``camunda:dueDate`` and the ``days`` property) and when it is escalated."""
         now = case._wf.script_engine.now or utcnow()
         for task in case._wf.get_tasks(state=TaskState.READY, manual=True):
-            if "limit" in task.internal_data:
-                continue
-            ext = getattr(task.task_spec, "extensions", {}) or {}
-            try:
-                due = task_due(ext.get("dueDate"), ext.get("days"), task.data, now)
-                escalate = escalation_time(due, ext.get("escalateAfter") or self.escalate_after)
-            except ValueError as exc:
-                raise EngineError(f"{task.task_spec.bpmn_name or task.task_spec.bpmn_id}: {exc}") from exc
-            task.internal_data["limit"] = {"opened": now.isoformat(), "due": due.isoformat() if due else None,
-                                           "escalate": escalate.isoformat() if escalate else None}
+            if "limit" not in task.internal_data:
+                task.internal_data["limit"] = self.task_limit(task, now)
+
+    def task_limit(self, task, opened: dt.datetime) -> dict[str, str | None]:
+        """A user task's limit as this version writes it, for a task that opened at ``opened`` (a SpiffWorkflow
+        task: used here and by :mod:`.migration`)."""
+        ext = getattr(task.task_spec, "extensions", {}) or {}
+        try:
+            due = task_due(ext.get("dueDate"), ext.get("days"), task.data, opened)
+            escalate = escalation_time(due, ext.get("escalateAfter") or self.escalate_after)
+        except ValueError as exc:
+            raise EngineError(f"{task.task_spec.bpmn_name or task.task_spec.bpmn_id}: {exc}") from exc
+        return {"opened": opened.isoformat(), "due": due.isoformat() if due else None,
+                "escalate": escalate.isoformat() if escalate else None}
 
     def _ready_task(self, case: Case, task_id: str):
         try:

@@ -47,6 +47,7 @@ class User(Base):
     username: Mapped[str] = mapped_column(String(64), unique=True)
     display_name: Mapped[str] = mapped_column(String(100), default="")
     unit: Mapped[str | None] = mapped_column(String(100))
+    post: Mapped[str | None] = mapped_column(String(100))  # 职务, printed in the decisions served on them
     password_hash: Mapped[str | None] = mapped_column(String(255))
     email: Mapped[str | None] = mapped_column(String(200))  # notifications are also mailed here when SMTP is set up
     active: Mapped[bool] = mapped_column(Boolean, default=True)
@@ -75,6 +76,20 @@ class Deployment(Base):
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     created_by: Mapped[str | None] = mapped_column(String(64))
     files: Mapped[list["DeploymentFile"]] = relationship(cascade="all, delete-orphan", lazy="raise")
+
+
+class DeploymentActivation(Base):
+    """A version made the live one (the one new cases start on): by a deploy, or by an owner rolling back.
+    The live version is the one of the newest row; the rows are the audit trail of who switched when."""
+
+    __tablename__ = "deployment_activations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    deployment_id: Mapped[int] = mapped_column(ForeignKey("deployments.id", ondelete="CASCADE"), index=True)
+    previous_id: Mapped[int | None] = mapped_column(Integer)  # the version that was live before
+    at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    by: Mapped[str | None] = mapped_column(String(64))
+    how: Mapped[str] = mapped_column(String(16), default="deploy")  # deploy | rollback | redeploy
 
 
 class DeploymentFile(Base):
@@ -271,6 +286,42 @@ class Draft(Base):
     username: Mapped[str] = mapped_column(String(64), primary_key=True)
     data: Mapped[dict[str, Any]] = mapped_column()
     saved_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class Document(Base):
+    """A notice or decision issued to one respondent (立案通知, 告知书, 处理决定书, 复查决定书): its number (文号),
+    the facts it was made from, the template version (hash) and both files, fixed when it is issued."""
+
+    __tablename__ = "documents"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    person: Mapped[str] = mapped_column(String(64))  # the respondent it is addressed to
+    kind: Mapped[str] = mapped_column(String(40))  # registration_notice | hearing_notice | decision | review_decision
+    ref: Mapped[str] = mapped_column(String(40), default="")  # which one of its kind for that person (hearing round)
+    title: Mapped[str] = mapped_column(String(100))
+    number: Mapped[str] = mapped_column(String(100))  # 文号, e.g. 明执追告〔2026〕3号
+    year: Mapped[int] = mapped_column(Integer)
+    seq: Mapped[int] = mapped_column(Integer)
+    issued_on: Mapped[str] = mapped_column(String(10))  # the date printed on it (China Standard Time)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    template_hash: Mapped[str] = mapped_column(String(64))  # SHA-256 of the template files and settings used
+    content: Mapped[dict[str, Any]] = mapped_column()  # what was printed, as data
+    pdf: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)
+    docx: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)
+
+    __table_args__ = (UniqueConstraint("case_id", "kind", "person", "ref", name="uq_documents_case_kind_person_ref"),
+                      UniqueConstraint("kind", "year", "seq", name="uq_documents_kind_year_seq"))
+
+
+class DocumentNumber(Base):
+    """The last number (文号) given to a kind of document in a year."""
+
+    __tablename__ = "document_numbers"
+
+    kind: Mapped[str] = mapped_column(String(40), primary_key=True)
+    year: Mapped[int] = mapped_column(Integer, primary_key=True)
+    last: Mapped[int] = mapped_column(Integer)
 
 
 class Notification(Base):

@@ -9,9 +9,9 @@ from typing import Any, Iterable, Sequence
 from sqlalchemy import and_, delete, func, or_, select, text, update
 from sqlalchemy.orm import Session
 
-from .models import (Attachment, Case, CasePerson, CaseState, DecisionRecord, Deployment, DeploymentFile,
-                     Disqualification, Draft, Event, LoginThrottle, Notification, Task, Timer, User, UserRole,
-                     WebSession, utcnow)
+from .models import (Attachment, Case, CasePerson, CaseState, DecisionRecord, Deployment, DeploymentActivation,
+                     DeploymentFile, Disqualification, Document, DocumentNumber, Draft, Event, LoginThrottle,
+                     Notification, Task, Timer, User, UserRole, WebSession, utcnow)
 
 TIMERS_CHANNEL = "accountability_timers"  # PostgreSQL NOTIFY channel: a step scheduled a timer
 
@@ -59,13 +59,36 @@ class Store:
     def deployment_by_hash(self, content_hash: str) -> Deployment | None:
         return self.s.scalar(select(Deployment).where(Deployment.content_hash == content_hash))
 
-    def add_deployment(self, files: dict[str, bytes], content_hash: str, by: str | None) -> Deployment:
+    def add_deployment(self, files: dict[str, bytes], content_hash: str, by: str | None, *,
+                       activate: bool = True) -> Deployment:
+        """A new numbered version with its files; unless ``activate`` is False it becomes the live one."""
         latest = self.latest_deployment()
+        live = self.live_deployment() if activate else None
         deployment = Deployment(id=(latest.id + 1) if latest else 1, content_hash=content_hash, created_by=by)
         self.s.add(deployment)
         self.s.flush()
         self.s.add_all(DeploymentFile(deployment_id=deployment.id, name=n, content=c) for n, c in files.items())
+        if activate:
+            self.activate(deployment.id, by, "deploy", previous=live.id if live else None)
         return deployment
+
+    def live_deployment(self) -> Deployment | None:
+        """The version new cases start on: the one activated last (the newest, where none was ever activated)."""
+        live = self.s.scalar(select(DeploymentActivation.deployment_id).order_by(DeploymentActivation.id.desc())
+                             .limit(1))
+        return self.s.get(Deployment, live) if live is not None else self.latest_deployment()
+
+    def deployment(self, deployment_id: int) -> Deployment | None:
+        return self.s.get(Deployment, deployment_id)
+
+    def activate(self, deployment_id: int, by: str | None, how: str, previous: int | None) -> None:
+        self.s.add(DeploymentActivation(deployment_id=deployment_id, previous_id=previous, by=by, how=how,
+                                        at=utcnow()))
+        self.s.flush()
+
+    def activations(self) -> list[DeploymentActivation]:
+        """Who made which version live, newest first."""
+        return list(self.s.scalars(select(DeploymentActivation).order_by(DeploymentActivation.id.desc())))
 
     def deployment_files(self, deployment_id: int) -> dict[str, bytes]:
         rows = self.s.execute(select(DeploymentFile.name, DeploymentFile.content)
@@ -184,6 +207,8 @@ class Store:
         wanted = {t["id"]: t for t in open_now}
         finished = []
         for tid, row in current.items():
+            if tid in wanted and row.due != wanted[tid]["due"]:
+                row.due = wanted[tid]["due"]  # e.g. a case moved to a version with another period
             if tid not in wanted:
                 row.state = "completed" if tid == completed else "cancelled"
                 row.finished_at = now
@@ -248,12 +273,15 @@ class Store:
             # a new timer: wake the timer workers when this transaction commits
             self.s.execute(text(f"NOTIFY {TIMERS_CHANNEL}"))
 
-    def due_timer_cases(self, now: dt.datetime, limit: int) -> list[int]:
+    def due_timer_cases(self, now: dt.datetime, limit: int, skip: Sequence[int] = ()) -> list[int]:
         """Cases with a due timer, locked for this worker (FOR UPDATE SKIP LOCKED where supported). The lock is
         the case's row lock, the one every step takes first (lock_case): a timer never holds its timer rows while
-        waiting for a case that a step holds while it waits for those timer rows (a deadlock)."""
+        waiting for a case that a step holds while it waits for those timer rows (a deadlock). ``skip``: cases this
+        worker cannot run now (their version cannot be loaded)."""
         q = (select(Timer.case_id).join(Case, Case.id == Timer.case_id).where(Timer.due <= now)
              .order_by(Timer.due).limit(limit).with_for_update(of=Case, skip_locked=True))
+        if skip:
+            q = q.where(Timer.case_id.not_in(list(skip)))
         return list(dict.fromkeys(self.s.scalars(q)))
 
     def next_timer(self) -> dt.datetime | None:
@@ -440,6 +468,52 @@ class Store:
 
     def drop_drafts(self, task_id: str) -> None:
         self.s.execute(delete(Draft).where(Draft.task_id == task_id))
+
+    # ------------------------------------------------------------------ documents (notices and decisions)
+    def next_document_number(self, kind: str, year: int) -> int:
+        """The next number of a kind of document in a year, safe under concurrency: the counter row is created if
+        missing (a racing creator is ignored) and then incremented with one UPDATE … RETURNING, whose row lock
+        makes concurrent writers on PostgreSQL wait for each other (SQLite's write transaction holds the database
+        lock already). Numbers are never reused; a rolled-back step gives its number back with it."""
+        dialect = self.s.bind.dialect.name
+        if dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert
+        else:
+            from sqlalchemy.dialects.sqlite import insert
+        self.s.execute(insert(DocumentNumber).values(kind=kind, year=year, last=0)
+                       .on_conflict_do_nothing(index_elements=["kind", "year"]))
+        return self.s.execute(update(DocumentNumber).where(DocumentNumber.kind == kind, DocumentNumber.year == year)
+                              .values(last=DocumentNumber.last + 1).returning(DocumentNumber.last)).scalar_one()
+
+    def add_document(self, document: Document) -> Document:
+        self.s.add(document)
+        self.s.flush()
+        return document
+
+    def documents(self, case_id: int) -> list[Document]:
+        """A case's documents, without their files, in the order they were issued."""
+        return list(self.s.scalars(select(Document).where(Document.case_id == case_id).order_by(Document.id)))
+
+    def document(self, document_id: int) -> Document | None:
+        return self.s.get(Document, document_id)
+
+    def document_of(self, case_id: int, kind: str, person: str) -> Document | None:
+        """The person's latest document of that kind in the case."""
+        return self.s.scalar(select(Document).where(Document.case_id == case_id, Document.kind == kind,
+                                                    Document.person == person).order_by(Document.id.desc()).limit(1))
+
+    def document_keys(self, case_id: int) -> set[tuple[str, str, str]]:
+        """(kind, person, ref) of every document a case has been issued."""
+        return set(self.s.execute(select(Document.kind, Document.person, Document.ref)
+                                  .where(Document.case_id == case_id)).all())
+
+    def decision_traces_of_table(self, decision: str, table_version: str) -> list[tuple[int, dict[str, Any]]]:
+        """(case id, trace) of every evaluation of one decision table's exact content, whatever the deployment."""
+        rows = self.s.execute(select(DecisionRecord.case_id, DecisionRecord.trace)
+                              .where(DecisionRecord.decision == decision,
+                                     DecisionRecord.table_version == table_version)
+                              .order_by(DecisionRecord.id))
+        return [(case_id, trace) for case_id, trace in rows]
 
     def decision_traces(self, decision: str, deployment_id: int) -> list[tuple[int, dict[str, Any]]]:
         """(case id, trace) of every evaluation of one decision on one deployment version."""

@@ -18,7 +18,7 @@ from werkzeug.exceptions import HTTPException, NotFound
 from werkzeug.routing import IntegerConverter
 
 from ..cases import CaseService
-from ..deployments import Deployments
+from ..deployments import Deployments, VersionUnavailable
 from ..owners import OwnerService
 from ..reviews import ReviewService
 from ..errors import ServiceError, TooManyAttempts
@@ -194,7 +194,7 @@ def create_app(database_url: str | None = None, *, services: Services | None = N
 
     @app.errorhandler(ServiceError)
     def service_error(exc: ServiceError):
-        if isinstance(exc, (BadInput, TooLarge)) and not request.path.startswith("/api/"):
+        if isinstance(exc, (BadInput, TooLarge, VersionUnavailable)) and not request.path.startswith("/api/"):
             return render_template("error.html", code=exc.status, reason=None, message=exc.message,
                                    fields=exc.fields), exc.status
         body = {"error": exc.code, "message": exc.message}

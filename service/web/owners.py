@@ -6,6 +6,7 @@ import re
 from functools import lru_cache
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import login_required
 
 from ..deployments import deployed_dir, forms_dir, processes_dir
@@ -50,12 +51,28 @@ def _admin():
         abort(403)
 
 
+def _versions_page(problems=None, uploaded=None, status=200):
+    owners_svc = services().owners
+    return render_template("processes.html", versions=owners_svc.versions(principal()),
+                           activations=owners_svc.activations(principal()), problems=problems,
+                           uploaded=uploaded or []), status
+
+
+def _flash_outcome(outcome, what: str) -> None:
+    if outcome.created:
+        flash(_("已部署版本 v%(v)s，现在是现行版本：新立案的案件按它办理。", v=outcome.version), "success")
+    elif outcome.reactivated:
+        flash(_("%(what)s与已部署的 v%(v)s 内容相同：已把 v%(v)s 重新设为现行版本（此前是 v%(prev)s），没有新建版本。",
+                what=what, v=outcome.version, prev=outcome.previous), "success")
+    else:
+        flash(_("%(what)s与现行版本 v%(v)s 内容相同，没有变化。", what=what, v=outcome.version), "success")
+
+
 @owners.get("")
 @login_required
 def versions():
     _admin()
-    items = services().owners.versions(principal())
-    return render_template("processes.html", versions=items, problems=None)
+    return _versions_page()
 
 
 @owners.post("/upload")
@@ -64,12 +81,10 @@ def upload():
     _admin()
     uploads = {f.filename: f.read() for f in request.files.getlist("files") if f and f.filename}
     try:
-        version, created = services().owners.upload(principal(), uploads)
+        outcome = services().owners.upload_outcome(principal(), uploads)
     except Invalid as exc:
-        items = services().owners.versions(principal())
-        return render_template("processes.html", versions=items, problems=exc.fields,
-                               uploaded=sorted(uploads)), 422
-    flash(f"已部署版本 v{version}。" if created else f"文件没有变化，现行版本仍是 v{version}。", "success")
+        return _versions_page(exc.fields, sorted(uploads), 422)
+    _flash_outcome(outcome, _("上传后的文件"))
     return redirect(url_for("owners.versions"))
 
 
@@ -78,11 +93,29 @@ def upload():
 def deploy_folder():
     _admin()
     try:
-        version, created = services().owners.deploy_folder(principal(), processes_dir(), forms_dir())
+        outcome = services().owners.deploy_folder(principal(), processes_dir(), forms_dir())
     except Invalid as exc:
-        items = services().owners.versions(principal())
-        return render_template("processes.html", versions=items, problems=exc.fields, uploaded=[]), 422
-    flash(f"已部署版本 v{version}。" if created else f"processes/ 没有变化，现行版本仍是 v{version}。", "success")
+        return _versions_page(exc.fields, [], 422)
+    _flash_outcome(outcome, _("processes/ 目录中的文件"))
+    return redirect(url_for("owners.versions"))
+
+
+@owners.post("/<int:version>/activate")
+@login_required
+def activate(version: int):
+    """Make a version the live one again (roll-back); recorded with who did it."""
+    _admin()
+    try:
+        previous = services().owners.activate(principal(), version)
+    except NotFound:
+        abort(404)
+    except Invalid as exc:
+        return _versions_page(exc.fields, [], 422)
+    if previous is None:
+        flash(_("v%(v)s 已经是现行版本。", v=version), "success")
+    else:
+        flash(_("已把 v%(v)s 设为现行版本（此前是 v%(prev)s）：新立案的案件按 v%(v)s 办理，进行中的案件仍按各自的版本办理。",
+                v=version, prev=previous), "success")
     return redirect(url_for("owners.versions"))
 
 
@@ -130,18 +163,25 @@ def migrate():
         source, target = int(request.values.get("source", "")), int(request.values.get("target", ""))
     except ValueError:
         abort(404)
+    deadlines = request.values.get("deadlines", "keep")
+    if deadlines not in DEADLINE_CHOICES:
+        deadlines = "keep"
     cases = services().cases
     result = None
     try:
         if request.method == "POST":
             chosen = [int(c) for c in request.form.getlist("case") if c.isdigit()]
-            result = cases.migrate(principal(), chosen, target)
+            result = cases.migrate(principal(), chosen, target, recompute=deadlines == "recompute")
             if result["moved"]:
-                flash(f"已将 {len(result['moved'])} 件案件迁移到 v{target}。", "success")
+                flash(_("已将 %(n)s 件案件迁移到 v%(v)s。", n=len(result["moved"]), v=target), "success")
         check = cases.migration_check(principal(), source, target)
     except (Forbidden, NotFound):
         abort(404)
-    return render_template("process_migrate.html", source=source, target=target, check=check, result=result)
+    return render_template("process_migrate.html", source=source, target=target, check=check, result=result,
+                           deadlines=deadlines)
+
+
+DEADLINE_CHOICES = ("keep", "recompute")
 
 
 @owners.post("/scenarios")

@@ -13,6 +13,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 
 from ..auth import ROLE_NAMES, Principal, verify_password
+from ..deployments import VersionUnavailable
 from ..errors import Conflict, Forbidden, Invalid, NotFound, ServiceError, TooManyAttempts, Unauthenticated
 from ..store.repository import Store
 from . import csv_response, limiter, page_arg, services
@@ -26,7 +27,7 @@ LANGUAGES = {"zh_CN": "中文", "en": "English"}
 def channels() -> dict[str, str]:
     """Channel codes and their labels, from the deployed intake form (owners edit them there)."""
     deployments = services().deployments
-    schema = deployments.engine(deployments.current()).forms.schema("intake")
+    schema = deployments.reference_engine().forms.schema("intake")  # the live version's, or the newest loadable
     return {c["const"]: c.get("title", c["const"]) for c in schema["properties"]["channel"].get("oneOf", [])}
 
 
@@ -108,7 +109,7 @@ def inbox():
     for t in personal + group:
         t["due_state"] = _due_state(t)
     deployments = services().deployments
-    task_names = deployments.engine(deployments.current()).user_task_titles()
+    task_names = deployments.reference_engine().user_task_titles()
     return render_template("inbox.html", personal=personal, group=group, group_page=group_page,
                            filters=request.args, task_names=task_names, channels=channels(), sort=sort,
                            people=officers())
@@ -222,6 +223,8 @@ def task(task_id: str):
     lookups = {c.lookup for f in fields for c in [f, *f.columns] if c.lookup}
     if errors and request.method == "POST" and status == 200:
         status = 422
+    documents = [d for d in svc.documents(p, info["case_id"]) if d["person"] == info.get("person")] \
+        if info.get("person") else []  # the notices and decisions of the person the task is about
     following = svc.next_task(p, info["case_id"]) if info["state"] == "completed" and \
         info.get("completed_by") == p.username and not stale else None
     return render_template("task.html", task=info, fields=fields, raw=raw, errors=errors, notice=notice,
@@ -230,7 +233,7 @@ def task(task_id: str):
                            people=people, person_rows=person_rows, lookups=lookups,
                            respondents=_respondents_by_person(context), stale=stale, following=following,
                            submitted=shown(fields, info.get("data") or {}), finished_at=_local_time(info.get("finished_at")),
-                           upload_limit=upload_limit()), status
+                           upload_limit=upload_limit(), documents=documents), status
 
 
 def upload_limit() -> str:
@@ -429,8 +432,10 @@ def case(case_id: int):
         abort(404)
     tables = svc.decision_tables(case_id) if p.is_staff else {}
     files = svc.attachments(p, case_id)
+    documents = svc.documents(p, case_id)
     people = officers()
-    return render_template("case.html", case=view, tables=tables, files=files, channels=channels(),
+    return render_template("case.html", case=view, tables=tables, files=files, documents=documents,
+                           channels=channels(),
                            role_names=ROLE_NAMES, people=people, persons=_case_persons(view),
                            trace_groups=_by_person(view.get("decisions") or []),
                            respondents=_respondents_by_person(view))
@@ -469,6 +474,21 @@ def attachment(file_id: int):
     return Response(content, mimetype=content_type,
                     headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}",
                              "X-Content-Type-Options": "nosniff"})
+
+
+@pages.get("/cases/<int:case_id>/documents/<int:document_id>.pdf", defaults={"fmt": "pdf"})
+@pages.get("/cases/<int:case_id>/documents/<int:document_id>.docx", defaults={"fmt": "docx"})
+@login_required
+def document(case_id: int, document_id: int, fmt: str):
+    """A notice or decision as PDF or Word, for those who may read it (anyone else: 404)."""
+    try:
+        name, content_type, content = services().cases.document_file(principal(), case_id, document_id, fmt)
+    except NotFound:
+        abort(404)
+    from urllib.parse import quote
+    return Response(content, mimetype=content_type,
+                    headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}",
+                             "X-Content-Type-Options": "nosniff", "Cache-Control": "private, no-store"})
 
 
 # ====================================================================== Art. 15 register
@@ -599,6 +619,8 @@ def report():
             except Invalid as exc:
                 errors = {k.replace(".", "_") if k.startswith("reporter") else (k or "_form"): v
                           for k, v in exc.fields.items()} or {"_form": exc.message}
+            except VersionUnavailable:  # what was typed stays in the form
+                errors = {"_form": _("暂时无法受理举报：系统正在更新办案流程。您填写的内容已保留，请稍后再提交。")}
             finally:
                 _submissions.done(token, code)
             if code:
