@@ -10,6 +10,7 @@ $(BIN)/python:
 install: $(BIN)/python
 	$(BIN)/pip install -q --disable-pip-version-check -e ".[test]"
 	npm ci --no-audit --no-fund --loglevel=error
+	npm run --silent build  # the in-browser modeler's bundle (build/modeler/), from node_modules
 
 system-deps:
 	bash scripts/system-deps.sh

@@ -151,6 +151,7 @@ TABLE: dict[tuple[str, str], dict[str, Any]] = {
     ("GET", "/lang/<code>"): {"kind": "global", "args": {"code": "en"}, "expect": every(302)},
     ("GET", "/cases"): {"kind": "global", "expect": staff_only(302, 403)},
     ("GET", "/register"): {"kind": "global", "expect": staff_only(302, 403)},
+    ("GET", "/reports"): {"kind": "global", "expect": staff_only(302, 403) | {"admin": 403}},
     ("GET", "/decisions"): {"kind": "global", "expect": staff_only(302, 403)},
     ("GET", "/decisions/<decision_id>"): {"kind": "global", "args": {"decision_id": "sanction"},
                                           "expect": staff_only(302, 403)},
@@ -212,6 +213,28 @@ TABLE: dict[tuple[str, str], dict[str, Any]] = {
         "anon": 302, "mine_open": 302, "mine_done": 302, "staff_view": 302, "staff_done": 302, "hidden": 302}},
     ("POST", "/tasks/<task_id>/release"): {"kind": "task", "form": {}, "expect": {
         "anon": 302, "mine_open": 302, "mine_done": 302, "staff_view": 302, "staff_done": 302, "hidden": 302}},
+    # the in-browser modeler and its drafts (draft 1 is made by build_world)
+    ("GET", "/processes/edit"): {"kind": "global", "expect": admin_only()},
+    ("POST", "/processes/edit/new"): {"kind": "global", "form": {}, "expect": admin_only(302)},
+    ("GET", "/processes/edit/assets/<name>"): {"kind": "global", "args": {"name": "modeler.css"},
+                                               "expect": every(200)},  # the built bundle, public like /vendor
+    ("GET", "/processes/edit/assets/fonts/<font>"): {"kind": "global", "args": {"font": "no-such-font.woff2"},
+                                                     "expect": every(404)},
+    ("GET", "/processes/edit/<int:draft_id>"): {"kind": "global", "args": {"draft_id": 1}, "expect": admin_only()},
+    ("GET", "/processes/edit/<int:draft_id>/files/<path:name>"): {
+        "kind": "global", "args": {"draft_id": 1, "name": "processes/sanction.dmn"}, "expect": admin_only()},
+    ("POST", "/processes/edit/<int:draft_id>/save"): {"kind": "global", "args": {"draft_id": 1}, "json": {},
+                                                      "expect": admin_only(422)},
+    ("POST", "/processes/edit/<int:draft_id>/form-problems"): {"kind": "global", "args": {"draft_id": 1},
+                                                               "json": {"text": "{}"}, "expect": admin_only()},
+    ("POST", "/processes/edit/<int:draft_id>/check"): {"kind": "global", "args": {"draft_id": 1}, "form": {},
+                                                       "expect": admin_only(302)},
+    ("GET", "/processes/edit/<int:draft_id>/check"): {"kind": "global", "args": {"draft_id": 1},
+                                                      "expect": admin_only()},
+    ("POST", "/processes/edit/<int:draft_id>/deploy"): {"kind": "global", "args": {"draft_id": 1},
+                                                        "form": {"revision": "0"}, "expect": admin_only(409)},
+    ("POST", "/processes/edit/<int:draft_id>/discard"): {"kind": "global", "args": {"draft_id": 1}, "form": {},
+                                                         "last": True, "expect": admin_only(302)},
     ("POST", "/logout"): {"kind": "global", "last": True, "expect": every(302)},
 }
 
@@ -239,6 +262,8 @@ def _step(svc, who: Principal, case_id: int, name: str, data: dict[str, Any]) ->
 
 
 def build_world(svc) -> World:
+    from service.drafts import DraftService
+    assert DraftService(svc.db, svc.deployments, svc.cases).create(Principal("admin", frozenset({"admin"}))) == 1
     with svc.db.session() as s, s.begin():
         store = Store(s)
         store.set_roles(store.user("liu_yang"), ["office", "leading_group"])

@@ -74,6 +74,11 @@ def new_case(services) -> tuple[int, str]:
     return case_id, task["id"]
 
 
+def new_draft(services) -> int:
+    from service.drafts import DraftService
+    return DraftService(services.db, services.deployments, services.cases).create(Principal("admin", frozenset({"admin"})))
+
+
 def unread_reminder(services) -> int:
     """An unread reminder for office_li: the timer worker's run two months on, past the registration limit."""
     import datetime as dt
@@ -149,6 +154,26 @@ ATTEMPTS: dict[str, list[Attempt]] = {
                                    lambda w: "/processes/migrate?source=1&target=1", (200,))],
     "/processes/scenarios": [Attempt("admin", lambda w: "/processes/scenarios", lambda w: {"version": "1"},
                                      lambda w: "/processes", (200,))],
+    # the in-browser modeler (w["draft"] is a fresh draft of the live version)
+    "/processes/edit/new": [Attempt("admin", lambda w: "/processes/edit/new", lambda w: {},
+                                    lambda w: "/processes/edit", (302,))],
+    "/processes/edit/<int:draft_id>/check": [Attempt("admin", lambda w: f"/processes/edit/{w['draft']}/check",
+                                                     lambda w: {}, lambda w: f"/processes/edit/{w['draft']}/check",
+                                                     (302,))],
+    "/processes/edit/<int:draft_id>/discard": [Attempt("admin", lambda w: f"/processes/edit/{w['draft']}/discard",
+                                                       lambda w: {}, lambda w: f"/processes/edit/{w['draft']}",
+                                                       (302,))],
+    "/processes/edit/<int:draft_id>/deploy": [Attempt("admin", lambda w: f"/processes/edit/{w['draft']}/deploy",
+                                                      lambda w: {"revision": "1"},
+                                                      lambda w: f"/processes/edit/{w['draft']}/check", (422,))],
+    # the editor's JSON requests send the token in the X-CSRFToken header (tests/test_web_modeler.py); a form
+    # post with the page's token gets past CSRF and is refused as not JSON
+    "/processes/edit/<int:draft_id>/save": [Attempt("admin", lambda w: f"/processes/edit/{w['draft']}/save",
+                                                    lambda w: {}, lambda w: f"/processes/edit/{w['draft']}",
+                                                    (422,))],
+    "/processes/edit/<int:draft_id>/form-problems": [
+        Attempt("admin", lambda w: f"/processes/edit/{w['draft']}/form-problems", lambda w: {},
+                lambda w: f"/processes/edit/{w['draft']}", (422,))],
     # version 1 is live already: the control goes through and says so (roll-backs themselves: tests/test_deploy.py)
     "/processes/<int:version>/activate": [Attempt("admin", lambda w: "/processes/1/activate", lambda w: {},
                                                   lambda w: "/processes", (302,))],
@@ -168,7 +193,7 @@ def test_a_form_post_without_a_valid_token_is_400_and_changes_nothing(site, rule
     foreign_token = token_of(other, "/")  # a token of another session
     for attempt in ATTEMPTS[rule]:
         case_id, task_id = new_case(services)
-        world = {"case": case_id, "task": task_id}
+        world = {"case": case_id, "task": task_id, "draft": new_draft(services)}
         if rule.startswith("/notifications"):
             world["note"] = unread_reminder(services)
         if rule.endswith("/release"):
@@ -192,5 +217,7 @@ def test_a_form_post_without_a_valid_token_is_400_and_changes_nothing(site, rule
                                content_type="multipart/form-data" if attempt.files else None)
         assert response.status_code in attempt.ok, (rule, response.status_code)
         if rule not in ("/report/status", "/decisions/<decision_id>", "/processes/scenarios", "/processes/deploy",
-                        "/processes/upload", "/processes/migrate", "/processes/<int:version>/activate"):
+                        "/processes/upload", "/processes/migrate", "/processes/<int:version>/activate",
+                        "/processes/edit/<int:draft_id>/deploy", "/processes/edit/<int:draft_id>/save",
+                        "/processes/edit/<int:draft_id>/form-problems"):
             assert changed(before, rows(services)), f"{rule}: the control changed nothing"

@@ -1,14 +1,14 @@
 """time limits: escalation time and reminder marks on the task index, notifications, users' e-mail addresses
 
 Revision ID: 0006_time_limits
-Revises: 0009_versions
+Revises: 0008_drafts
 Create Date: 2026-11-26
 """
 from alembic import op
 import sqlalchemy as sa
 
 revision = '0006_time_limits'
-down_revision = '0009_versions'
+down_revision = '0008_drafts'
 branch_labels = None
 depends_on = None
 

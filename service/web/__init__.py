@@ -21,6 +21,7 @@ from ..cases import CaseService
 from ..deployments import Deployments, VersionUnavailable
 from ..owners import OwnerService
 from ..reviews import ReviewService
+from ..reports import ReportService
 from ..errors import ServiceError, TooManyAttempts
 from ..logins import LoginService
 from ..mail import Mailer
@@ -43,7 +44,7 @@ VENDOR = {
     "dmn-js/dist/dmn-viewer.production.min.js", "dmn-js/dist/assets/dmn-js-shared.css",
     "dmn-js/dist/assets/dmn-js-drd.css", "dmn-js/dist/assets/dmn-js-decision-table.css",
     "dmn-js/dist/assets/dmn-js-literal-expression.css", "dmn-js/dist/assets/diagram-js.css",
-    "dmn-js/dist/assets/dmn-font/css/dmn.css",
+    "dmn-js/dist/assets/dmn-font/css/dmn.css", "chart.js/dist/chart.umd.min.js",
 }
 VENDOR_DIRS = ("bpmn-js/dist/assets/bpmn-font/font/", "dmn-js/dist/assets/dmn-font/font/")
 
@@ -90,6 +91,7 @@ class Services:
     reviews: ReviewService
     owners: OwnerService
     logins: LoginService
+    reports: ReportService
     reminders: ReminderService
     notifications: NotificationService
 
@@ -102,7 +104,7 @@ def build_services(database_url: str | None = None, *, clock=None, mailer: Maile
     deployments = Deployments(db)
     clock = clock or utcnow
     return Services(db, deployments, CaseService(db, deployments, clock), ReviewService(db, deployments),
-                    OwnerService(db, deployments), LoginService(db),
+                    OwnerService(db, deployments), LoginService(db), ReportService(db, deployments),
                     ReminderService(db, clock, mailer or Mailer.from_env(), os.environ.get("ACCOUNTABILITY_BASE_URL", "")),
                     NotificationService(db, clock))
 
@@ -169,9 +171,13 @@ def create_app(database_url: str | None = None, *, services: Services | None = N
     from .pages import pages
     from .owners import owners
     from .reviewers import reviewers
+    from .modeler import modeler
+    from .reports import reports
     app.register_blueprint(api)
+    app.register_blueprint(reports)
     app.register_blueprint(reviewers)
     app.register_blueprint(owners)
+    app.register_blueprint(modeler)  # the in-browser modeler and its drafts (/processes/edit)
     csrf.exempt(api)  # the API authenticates every request with HTTP Basic: no cookies, no CSRF
     app.register_blueprint(pages)
     app.register_blueprint(notifications)

@@ -493,6 +493,16 @@ def document(case_id: int, document_id: int, fmt: str):
 
 # ====================================================================== Art. 15 register
 
+REGISTER_HEADER = ["年度", "类别", "名称", "姓名", "所在单位", "案件编号"]
+
+
+def register_rows(rows: list[dict[str, Any]], people: dict[str, dict[str, str]]) -> list[list[Any]]:
+    """The Art. 15 register as export rows (CSV here and on /reports, and the Excel sheet there)."""
+    return [[r["year"], "人员" if r["kind"] == "person" else "科室或单位", r["name"],
+             _person_name(people, r["name"]) if r["kind"] == "person" else "",
+             r.get("unit") or "" if r["kind"] == "person" else r["name"], r["case_id"]] for r in rows]
+
+
 @pages.get("/register")
 @login_required
 @staff_required
@@ -501,11 +511,7 @@ def register():
     everything = services().cases.disqualifications(principal(), None)
     rows = [r for r in everything if year is None or r["year"] == year]
     if request.args.get("format") == "csv":
-        people = officers()
-        return csv_response("article15-register.csv", ["年度", "类别", "名称", "姓名", "所在单位", "案件编号"], (
-            [r["year"], "人员" if r["kind"] == "person" else "科室或单位", r["name"],
-             _person_name(people, r["name"]) if r["kind"] == "person" else "",
-             r.get("unit") or "" if r["kind"] == "person" else r["name"], r["case_id"]] for r in rows))
+        return csv_response("article15-register.csv", REGISTER_HEADER, register_rows(rows, officers()))
     years = sorted({r["year"] for r in everything}, reverse=True)
     return render_template("register.html", rows=rows, year=year, years=years, people=officers())
 

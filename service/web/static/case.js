@@ -7,7 +7,7 @@
   fetch(el.dataset.src, { credentials: "same-origin" })
     .then(function (r) { return r.json(); })
     .then(function (data) {
-      var viewer = new window.BpmnJS({ container: el });
+      var viewer = new window.BpmnJS({ container: el, additionalModules: window.BpmnI18n ? [window.BpmnI18n.module] : [] });
       return viewer.importXML(data.xml).then(function () {
         var canvas = viewer.get("canvas");
         var registry = viewer.get("elementRegistry");
@@ -46,14 +46,15 @@
           if (from && to && done.indexOf(from) >= 0 && reached[to]) { canvas.addMarker(flow.id, "flow-done"); }
         });
 
-        var smallest = 0.2;  // zooming out stops here, or at half the whole diagram's fit if that is smaller
+        var fitted = 1;
         function fit() {
           canvas.zoom("fit-viewport", "auto");
-          smallest = Math.min(0.2, canvas.zoom() / 2);
-          el.dataset.zoom = String(canvas.zoom());
+          fitted = canvas.zoom();
+          el.dataset.zoom = String(fitted);
         }
         function zoomBy(factor) {
-          var scale = Math.min(4, Math.max(smallest, canvas.zoom() * factor));
+          // never smaller than half the fitted size: a wide procedure fits below 0.2, and zooming out must still work
+          var scale = Math.min(4, Math.max(Math.min(0.2, fitted / 2), canvas.zoom() * factor));
           canvas.zoom(scale);
           el.dataset.zoom = String(canvas.zoom());
         }
