@@ -81,7 +81,8 @@ class CaseServiceBase:
         data = wf.data
         open_tasks = engine.open_tasks(wf)
         store.save_state(row.id, engine.serialize(wf))
-        added, finished = store.sync_tasks(row.id, [self._index_row(t) for t in open_tasks], completed, actor)
+        added, finished = store.sync_tasks(row.id, [self._index_row(t) for t in open_tasks], completed, actor,
+                                           now=self.clock())
         for t in finished:
             if t.state == "cancelled":
                 store.log(row.id, None, "cancelled", task=t.name, title=t.title)

@@ -197,11 +197,12 @@ class Store:
         return list(self.s.scalars(select(Task).where(Task.case_id == case_id).order_by(Task.created_at, Task.id)))
 
     def sync_tasks(self, case_id: int, open_now: Sequence[dict[str, Any]], completed: str | None,
-                   completed_by: str | None) -> tuple[list[Task], list[Task]]:
-        """Make the index match the workflow: add new open tasks, finish the ones that closed.
+                   completed_by: str | None, now: dt.datetime | None = None) -> tuple[list[Task], list[Task]]:
+        """Make the index match the workflow: add new open tasks, finish the ones that closed (at ``now``, the
+        service's clock, the one their limits count by).
 
         Returns (added, finished)."""
-        now = utcnow()
+        now = now or utcnow()
         current = {t.id: t for t in self.s.scalars(select(Task).where(Task.case_id == case_id,
                                                                          Task.state == "open"))}
         wanted = {t["id"]: t for t in open_now}
