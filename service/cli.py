@@ -204,8 +204,9 @@ def user() -> None:
 @click.option("--post", help="The user's post (职务), printed in the decisions served on them.")
 @click.option("--password", help=f"At least {MIN_PASSWORD} characters, letters mixed with digits or signs. "
                                   "Without it a password is generated and printed.")
+@click.option("--email", help="Where reminders and escalations are mailed too (when SMTP is configured).")
 def user_add(name: str, roles: tuple[str, ...], unit: str | None, display_name: str | None, post: str | None,
-             password: str | None) -> None:
+             password: str | None, email: str | None) -> None:
     """Add user NAME."""
     import re
     import secrets
@@ -218,6 +219,8 @@ def user_add(name: str, roles: tuple[str, ...], unit: str | None, display_name: 
     if password is not None and (problem := password_problem(name, password)):
         raise click.BadParameter(f"too weak: {problem} (or leave it out to get a generated one)",
                                  param_hint="--password")
+    if email is not None and not re.fullmatch(r"[^@\s]{1,64}@[^@\s]{1,190}\.[^@\s.]{1,63}", email.strip()):
+        raise click.BadParameter("an e-mail address such as li@example.org", param_hint="--email")
     generated = password is None
     password = password or secrets.token_urlsafe(12)
     services = _services()
@@ -226,7 +229,7 @@ def user_add(name: str, roles: tuple[str, ...], unit: str | None, display_name: 
         if store.user(name) is not None:
             raise click.ClickException(f"user {name} exists already")
         store.add_user(name, display_name=display_name or name, unit=unit, password_hash=hash_password(password),
-                       roles=roles).post = post
+                       roles=roles, email=email.strip() if email else None).post = post
         store.log(None, None, "user_added", username=name, roles=sorted(roles))
     click.echo(f"added {name} ({', '.join(roles) or 'officer'})" + (f"; password: {password}" if generated else ""))
 

@@ -249,21 +249,23 @@ def _run(code: Any, scope: dict[str, Any], mode: str) -> Any:
         raise ScriptLimit("图中代码占用内存过多，已停止") from None
 
 
-def evaluate(expression: str, variables: Mapping[str, Any]) -> Any:
-    """Evaluate an expression over case data in the sandbox."""
+def evaluate(expression: str, variables: Mapping[str, Any], functions: Mapping[str, Any] | None = None) -> Any:
+    """Evaluate an expression over case data in the sandbox (``functions``: what the engine offers, e.g. deadline)."""
     code = compile_expression(expression)
     scope = _globals()
     scope.update(_visible(variables))
+    scope.update(functions or {})
     result = _run(code, scope, "eval")
     _count(result, [MAX_OUTPUT_ITEMS])
     return result
 
 
-def execute(script: str, variables: dict[str, Any]) -> None:
+def execute(script: str, variables: dict[str, Any], functions: Mapping[str, Any] | None = None) -> None:
     """Run a script over case data in the sandbox; assignments update ``variables`` (never ``reporter``)."""
     code = compile_script(script)
     scope = _globals()
     scope.update(_visible(variables))
+    scope.update(functions or {})
     _run(code, scope, "exec")
     budget = [MAX_OUTPUT_ITEMS]
     changed = {}

@@ -39,7 +39,9 @@ Steps:
 * ``reviews``: the appeal review ballots for ``person``, one entry per eligible member in the same order; an
   entry is a review vote (``upheld``, ``lowered``, ``revoked``, ``dismissed``, ``recuse``) or the review
   form's data (``{review_vote: lowered, lowered_measure: 警告处分}``).
-* ``wait``: an ISO-8601 duration; the timers due by then fire.
+* ``wait``: an ISO-8601 duration; the timers due by then fire. Time limits count working days as the diagram
+  says, so a scenario about a limit fixes its clock with ``start: "2026-09-25T17:30:00+08:00"`` (next to
+  ``intake``; default: now) and the system fact ``today`` follows that clock.
 * ``refused: {field: part of the message}`` on a step: the step must be refused with that message on that
   field (a form error or a diagram script's refusal); the case stays as it was and the scenario goes on.
   ``expect: {refused: …}`` on a step says the same.
@@ -59,6 +61,7 @@ from typing import Any
 import yaml
 
 from .engine import EngineError, ProcessEngine, _duration
+from .workdays import local_date
 from .forms import FormErrors
 
 MEMBERS = ["lg_chen", "lg_wu", "lg_zhou"]
@@ -79,6 +82,7 @@ class Scenario:
     steps: list[dict[str, Any]]
     expect: dict[str, Any]
     facts: dict[str, Any] = field(default_factory=dict)
+    start: str | None = None  # the clock the scenario starts at (ISO date and time); default: now
 
 
 @dataclass
@@ -122,7 +126,8 @@ def load_scenarios(paths: list[Path]) -> list[Scenario]:
                 raise ScenarioFileError(f"{f}: scenario {i} needs at least a name and an intake")
             item = _plain(item)
             scenarios.append(Scenario(item["name"], str(f), item["intake"], item.get("steps") or [],
-                                      item.get("expect") or {}, item.get("facts") or {}))
+                                      item.get("expect") or {}, item.get("facts") or {},
+                                      None if item.get("start") is None else str(item["start"])))
     return scenarios
 
 
@@ -160,13 +165,22 @@ def run_scenario(engine: ProcessEngine, scenario: Scenario) -> ScenarioResult:
     now = dt.datetime.now(dt.timezone.utc)
     failures: list[str] = []
     try:
+        if scenario.start is not None:
+            try:
+                now = dt.datetime.fromisoformat(scenario.start)
+            except ValueError:
+                now = None
+            if now is None or now.tzinfo is None:
+                raise _StepFailed(f"start: {scenario.start!r} must be a date and time with its zone, "
+                                  f"e.g. \"2026-09-25T17:30:00+08:00\"")
         bad = set(scenario.expect) - (EXPECT_KEYS - {"refused"})
         if bad:
             raise _StepFailed(f"expect: unknown {', '.join(sorted(bad))} (known: "
                               f"{', '.join(sorted(EXPECT_KEYS - {'refused'}))})")
         facts = _facts(scenario)
+        clock_today = "today" not in facts  # a scenario's own facts: {today: …} stands; else the clock's day
         try:
-            case = engine.start(scenario.intake, facts)
+            case = engine.start(scenario.intake, facts, now=now)
         except FormErrors as exc:
             raise _StepFailed(f"intake: form errors: {_errors(exc)}") from None
         except EngineError as exc:
@@ -183,6 +197,8 @@ def run_scenario(engine: ProcessEngine, scenario: Scenario) -> ScenarioResult:
             if set(step_expect) - EXPECT_KEYS:
                 raise _StepFailed(f"{where}: expect: unknown {', '.join(sorted(set(step_expect) - EXPECT_KEYS))}")
             refused = step.get("refused") or step_expect.pop("refused", None)
+            if clock_today:
+                facts["today"] = local_date(now).isoformat()  # as the case service supplies it: the step's day
             try:
                 now = _run_step(engine, case, step, facts, now, where)
             except FormErrors as exc:
@@ -246,9 +262,9 @@ def _run_step(engine: ProcessEngine, case, step: dict[str, Any], facts: dict[str
               where: str) -> dt.datetime:
     if "votes" in step:
         _ballots(engine, case, step["votes"], "Task_vote", None, facts, where,
-                 lambda e: _vote_data(e, step.get("measures")))
+                 lambda e: _vote_data(e, step.get("measures")), now)
     elif "reviews" in step:
-        _ballots(engine, case, step["reviews"], "Task_review", step.get("person"), facts, where, _review_data)
+        _ballots(engine, case, step["reviews"], "Task_review", step.get("person"), facts, where, _review_data, now)
     elif "wait" in step:
         delta = _duration(str(step["wait"]))
         if delta is None:
@@ -259,7 +275,7 @@ def _run_step(engine: ProcessEngine, case, step: dict[str, Any], facts: dict[str
         persons = step.get("persons") or [step.get("person")]
         for person in persons:
             task = _pick(engine, case, step["task"], person, where)
-            engine.complete(case, task.id, step.get("data") or {}, facts)
+            engine.complete(case, task.id, step.get("data") or {}, facts, now=now)
     elif "expect" not in step:
         raise _StepFailed(f"{where}: a step needs task, votes, reviews, wait or expect")
     return now
@@ -286,7 +302,7 @@ def _pick(engine: ProcessEngine, case, name: str, person: str | None, where: str
 
 
 def _ballots(engine: ProcessEngine, case, entries: list[Any], name: str, person: str | None,
-             facts: dict[str, Any], where: str, to_data) -> None:
+             facts: dict[str, Any], where: str, to_data, now: dt.datetime | None = None) -> None:
     tasks = [t for t in engine.open_tasks(case) if t.name == name and (person is None or t.person == person)]
     if not tasks:
         raise _StepFailed(f"{where}: no {name} is open" + (f" for {person}" if person else "")
@@ -302,7 +318,7 @@ def _ballots(engine: ProcessEngine, case, entries: list[Any], name: str, person:
     for member, entry in zip(members, entries):
         task = next(t for t in engine.open_tasks(case)
                     if t.name == name and t.assignee == member and (person is None or t.person == person))
-        engine.complete(case, task.id, to_data(entry), facts)
+        engine.complete(case, task.id, to_data(entry), facts, now=now)
 
 
 def _vote_data(entry: Any, measures: dict[str, str] | None) -> dict[str, Any]:

@@ -1,4 +1,5 @@
-"""The timer worker: fires due timers (the statement period, the appeal window …) on time, exactly once.
+"""The timer worker: fires due timers (the statement period, the appeal window …) on time, exactly once, and then
+reminds and escalates overdue tasks (:mod:`service.reminders`).
 
 It sleeps until the next due time instead of polling on a fixed interval. On PostgreSQL, a step that
 schedules a timer sends ``NOTIFY accountability_timers`` when it commits, and every worker listening wakes at
@@ -41,20 +42,25 @@ class TimerWorker:
         self.poll = poll
 
     def run_once(self) -> int:
-        """Fire everything due now; how many timers fired."""
+        """Fire everything due now, then remind and escalate overdue tasks (a period that lapses at its limit ends
+        its task rather than reminding anyone); how many timers fired."""
         total = 0
         while True:
             fired = self.services.cases.fire_due_timers()
             total += fired
             if not fired:
-                return total
+                break
+        done = self.services.reminders.run()
+        if done.reminded or done.escalated or done.mailed:
+            log.info("reminded %d, escalated %d, mailed %d", done.reminded, done.escalated, done.mailed)
+        return total
 
     def seconds_to_next(self) -> float:
-        due = self.services.cases.next_timer()
-        if due is None:
+        times = [t for t in (self.services.cases.next_timer(), self.services.reminders.next_due()) if t is not None]
+        if not times:
             return self.max_sleep
-        now = dt.datetime.now(dt.timezone.utc)
-        return min(max((due - now).total_seconds(), 0.0), self.max_sleep)
+        now = self.services.cases.clock()
+        return min(max((min(times) - now).total_seconds(), 0.0), self.max_sleep)
 
     def run(self, stop: threading.Event) -> None:
         listener = None

@@ -19,12 +19,12 @@ from . import sandbox
 from .decisions import Catalog, DmnLoadError, Problem, load_file, needed_inputs
 from .engine import (INTAKE_FORM, ROLES, SYSTEM_FACTS, check_bpmn, timer_expression, timer_problem,
                      timer_value_problem)
+from .engine.limits import limit_problems
 from .forms import check_schema, load_form_json
 
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 CAMUNDA_NS = "http://camunda.org/schema/1.0/bpmn"
 NS = {"bpmn": BPMN_NS, "camunda": CAMUNDA_NS}
-_DURATION = re.compile(r"^P(?:\d+W)?(?:\d+D)?(?:T(?:\d+H)?(?:\d+M)?(?:\d+S)?)?$")
 _ASSIGNEE = re.compile(r"^(\$\{\s*[A-Za-z_]\w*(\.[A-Za-z_]\w*)*\s*\}|[A-Za-z0-9_.-]+)$")
 
 
@@ -181,10 +181,8 @@ def _check_diagrams(checked: list[Path], context: list[Path], catalog: Catalog, 
                           f"({' or '.join(ROLES)}) or camunda:assignee (e.g. ${{subject}})")
             if assignee and not _ASSIGNEE.match(assignee.strip()):
                 add(task, f"camunda:assignee '{assignee}' must be a username or a variable like ${{subject}}")
-            due = task.get(f"{{{CAMUNDA_NS}}}dueDate")
-            if due and not _DURATION.match(due.strip()):
-                add(task, f"camunda:dueDate '{due}' must be an ISO-8601 duration from when the task opens, "
-                          f"e.g. P15D")
+            for problem in limit_problems(task.get(f"{{{CAMUNDA_NS}}}dueDate"), _properties(task)):
+                add(task, problem)
 
         for loop in root.iterfind(".//bpmn:multiInstanceLoopCharacteristics", NS):  # tasks and sub-processes
             if loop.get(f"{{{CAMUNDA_NS}}}elementVariable"):
@@ -207,8 +205,15 @@ def _check_diagrams(checked: list[Path], context: list[Path], catalog: Catalog, 
             if cond is not None:
                 _check_expression(add, fl, (cond.text or "").strip(), "condition")
 
+        for process in root.iterfind("bpmn:process", NS):  # the escalation threshold for every task
+            for problem in limit_problems(None, _properties(process)):
+                add(process, problem)
+
         for timer in root.iterfind(".//bpmn:timerEventDefinition", NS):
             event = timer.getparent()
+            value = next((el.text for el in timer if el.text), None)
+            for problem in limit_problems(None, _properties(event), timer_value=(value or "").strip().strip('"')):
+                add(event, problem)
             for kind in ("timeDuration", "timeDate", "timeCycle"):
                 el = timer.find(f"bpmn:{kind}", NS)
                 if el is None:
@@ -339,3 +344,9 @@ def _check_expression(add, el, text: str, what: str) -> None:
         sandbox.compile_expression(text)
     except sandbox.SandboxError as exc:
         add(el, f"{what} '{text}' does not compile in the sandbox: {exc}")
+
+
+def _properties(element) -> dict[str, str]:
+    """The Camunda properties of an element (its own, not those of elements inside it)."""
+    return {p.get("name"): p.get("value") or "" for p in element.iterfind("bpmn:extensionElements/camunda:properties/"
+                                                                            "camunda:property", NS) if p.get("name")}

@@ -449,8 +449,9 @@ def test_due_timers_fire_once_even_with_several_workers(api, services):
     for case_id in cases:
         api.to_conclusion(case_id)
         api.conclude(case_id, hear=False)  # each waits for zhang_wei's statement, with its 7-day timer
-    later = dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=8)
-    assert services.cases.fire_due_timers(later - dt.timedelta(days=2)) == 0
+    due = services.cases.next_timer()  # 7 working days (政策), to the end of the last one
+    later = due + dt.timedelta(seconds=1)
+    assert services.cases.fire_due_timers(due - dt.timedelta(minutes=1)) == 0
     fired: list[int] = []
     workers = [build_services(services.db.url) for _ in range(3)]
     barrier = threading.Barrier(3)

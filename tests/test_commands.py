@@ -56,6 +56,12 @@ def test_init_user_add_and_deploy(workdir):
                                               "correct-horse-7").stdout
     again = run(workdir, "user", "add", "zhang_wei", ok=False)
     assert again.returncode != 0 and "exists already" in again.stderr
+    bad_mail = run(workdir, "user", "add", "li_si", "--email", "not-an-address", ok=False)
+    assert bad_mail.returncode != 0 and "e-mail address" in bad_mail.stderr
+    assert "added li_si" in run(workdir, "user", "add", "li_si", "--role", "office", "--email", "li@mingshan.example").stdout
+    import sqlite3
+    with sqlite3.connect(workdir[0] / "instance" / "accountability.db") as db:  # where reminders are mailed
+        assert db.execute("SELECT email FROM users WHERE username = 'li_si'").fetchone() == ("li@mingshan.example",)
     bad_role = run(workdir, "user", "add", "x", "--role", "boss", ok=False)
     assert bad_role.returncode != 0 and "boss" in bad_role.stderr
     dmn = workdir[0] / "processes" / "sanction.dmn"

@@ -79,6 +79,17 @@ def new_draft(services) -> int:
     return DraftService(services.db, services.deployments, services.cases).create(Principal("admin", frozenset({"admin"})))
 
 
+def unread_reminder(services) -> int:
+    """An unread reminder for office_li: the timer worker's run two months on, past the registration limit."""
+    import datetime as dt
+
+    from service.store.models import Notification
+    services.reminders.run(now=dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=60))
+    with services.db.session() as s:
+        return s.scalar(select(Notification.id).where(Notification.username == "office_li",
+                                                      Notification.read_at.is_(None)).order_by(Notification.id.desc()))
+
+
 REGISTER_FORM = {"register": "true", "grounds": "7", "respondents.0.person": "zhang_wei",
                  "respondents.0.role": "handler", "respondents.0.unit": "执法一科"}
 
@@ -119,6 +130,10 @@ ATTEMPTS: dict[str, list[Attempt]] = {
                                        lambda w: "/", (302,))],
     "/tasks/<task_id>/release": [Attempt("office_li", lambda w: f"/tasks/{w['task']}/release", lambda w: {},
                                          lambda w: "/", (302,))],
+    "/notifications/<int:notification_id>/read": [Attempt("office_li", lambda w: f"/notifications/{w['note']}/read",
+                                                          lambda w: {}, lambda w: "/notifications", (302,))],
+    "/notifications/read-all": [Attempt("office_li", lambda w: "/notifications/read-all", lambda w: {},
+                                        lambda w: "/notifications", (302,))],
     "/report": [Attempt(None, lambda w: "/report",
                         lambda w: {"officer": "zhang_wei", "unit": "执法一科", "act_date": "2026-03-02",
                                    "summary": "执法人员未出示证件", "reporter_name": "钱举报人",
@@ -179,6 +194,8 @@ def test_a_form_post_without_a_valid_token_is_400_and_changes_nothing(site, rule
     for attempt in ATTEMPTS[rule]:
         case_id, task_id = new_case(services)
         world = {"case": case_id, "task": task_id, "draft": new_draft(services)}
+        if rule.startswith("/notifications"):
+            world["note"] = unread_reminder(services)
         if rule.endswith("/release"):
             services.cases.claim(OFFICE, task_id)  # something to release
         client = logged_in(app, attempt.user) if attempt.user else app.test_client()

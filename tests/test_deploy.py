@@ -28,6 +28,7 @@ from service.errors import Invalid
 from service.store.models import Case, DeploymentActivation, Event, Task, Timer
 from service.store.repository import Store
 from service.web import create_app
+from service.workdays import end_of_day, local_date, work_calendar
 from tests.databases import PASSWORD
 from tests.test_owners import ADMIN, INTAKE, OFFICE, REVIEWER, STATEMENT_TIMER, edited, step, to_statement
 
@@ -178,7 +179,7 @@ def test_timers_of_healthy_cases_fire_while_a_broken_version_has_due_timers(serv
         Store(s).add_deployment(files, Bundle(files).content_hash, "somebody", activate=False)
         s.get(Case, stuck).deployment_id = 2  # a case that somehow ended up on the broken version
     healthy = to_statement(services)
-    later = dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=8)
+    later = dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=30)  # past 7 working days, whatever the holidays
     assert services.cases.fire_due_timers(now=later) == 2  # the healthy case's two statement periods
     assert services.cases.get_case(OFFICE, healthy)["stage"] == "集体讨论决定（第七条）"
     assert services.cases.get_case(OFFICE, stuck)["stage"] == "陈述和辩解"
@@ -350,8 +351,9 @@ def test_moving_a_case_keeps_its_statement_deadline_or_recomputes_it_and_the_inb
     rows = {(r["kind"], r["person"]): r for r in check["movable"][0]["deadlines"]}
     timer = rows[("timer", "zhang_wei")]
     assert timer["now"] == timer["keep"] and timer["changes"]
-    assert round((dt.datetime.fromisoformat(timer["recompute"]) - dt.datetime.fromisoformat(timer["now"]))
-                 .total_seconds() / 86400) == 3
+    # P10D instead of P7D, both in working days: the 10th working day instead of the 7th
+    assert local_date(dt.datetime.fromisoformat(timer["recompute"])) == \
+        work_calendar().add_working_days(local_date(dt.datetime.fromisoformat(timer["now"])), 3)
     page = logged_in(app).get(f"/processes/migrate?source=1&target={v2}").get_data(as_text=True)
     assert "保留原期限" in page and "按新版本的期限重新计算" in page and "陈述期限届满" in page
     assert logged_in(app).post("/processes/migrate", data={"source": 1, "target": v2, "case": [kept],
@@ -361,8 +363,8 @@ def test_moving_a_case_keeps_its_statement_deadline_or_recomputes_it_and_the_inb
     tasks, timers = _statement_dues(services, kept)
     assert (tasks, timers) == opened[kept]  # unchanged to the microsecond: the move restarted nothing
     tasks, timers = _statement_dues(services, recomputed)
-    for person, due in tasks.items():
-        assert due - opened[recomputed][0][person] == dt.timedelta(days=3)  # P10D from when the hearing opened
+    for person, due in tasks.items():  # P10D from when the hearing opened: 3 working days after the 7th
+        assert due == end_of_day(work_calendar().add_working_days(local_date(opened[recomputed][0][person]), 3))
     assert all(min(abs((t - due).total_seconds()) for t in timers) < 1 for due in tasks.values())  # inbox = timer
     with services.db.session() as s:
         assert [e.detail["deadlines"] for e in s.scalars(select(Event).where(Event.kind == "migrated")
@@ -374,7 +376,7 @@ def test_moving_a_case_keeps_its_statement_deadline_or_recomputes_it_and_the_inb
     assert services.cases.fire_due_timers(now=eight_days) == 2
     assert services.cases.get_case(OFFICE, kept)["stage"] == "集体讨论决定（第七条）"
     assert services.cases.get_case(OFFICE, recomputed)["stage"] == "陈述和辩解"
-    assert services.cases.fire_due_timers(now=eight_days + dt.timedelta(days=3)) == 2
+    assert services.cases.fire_due_timers(now=eight_days + dt.timedelta(days=20)) == 2
     assert services.cases.get_case(OFFICE, recomputed)["stage"] == "集体讨论决定（第七条）"
 
 

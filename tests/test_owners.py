@@ -197,9 +197,10 @@ def test_an_edited_statement_period_applies_to_cases_moved_before_the_hearing(se
     with services.db.session() as s:
         timers = {c: sorted(t.due for t in s.scalars(select(Timer).where(Timer.case_id == c)))
                   for c in (before_hearing, in_hearing)}
-    periods = {c: {round((due - created_at(services, c, "Task_statement")).total_seconds() / 86400) for due in dues}
-               for c, dues in timers.items()}
-    assert periods == {before_hearing: {10}, in_hearing: {7}}  # the case left behind keeps its version's period
+    from service.workdays import work_calendar  # the period counts working days (the timer's days property)
+    periods = {c: {work_calendar().limit_end(created_at(services, c, "Task_statement"), period, "working")}
+               for c, period in ((before_hearing, "P10D"), (in_hearing, "P7D"))}
+    assert {c: set(dues) for c, dues in timers.items()} == periods  # the case left behind keeps its version's period
 
 
 def created_at(services, case_id: int, name: str):

@@ -8,6 +8,8 @@ from typing import Any
 
 import pytest
 
+from service.workdays import local_date, work_calendar
+
 from service.engine import Case, EngineError, ProcessEngine, TaskNotOpen
 from service.forms import FormErrors
 
@@ -136,7 +138,7 @@ def test_each_channel_reaches_the_offices_registration_review(engine, channel, m
     run = start(engine, channel=channel)
     [task] = engine.open_tasks(run.case)
     assert (task.name, task.title, task.role, task.form_key) == ("Task_register", "立案审查", "office", "registration")
-    assert task.due - task.ready_since == dt.timedelta(days=15)
+    assert local_date(task.due) == work_calendar().last_day(local_date(task.ready_since), "P15D", "working")  # 政策
     markers = [h["name"] for h in run.case.history() if h["name"] in CHANNEL_MARKERS]
     assert markers == [marker]
     # a named subject is prefilled as the handler, for the office to check
@@ -234,15 +236,22 @@ def test_each_respondent_is_told_and_heard_in_a_task_of_their_own(engine):
     assert sorted((t.assignee, t.person, t.role, t.form_key) for t in tasks) == [
         ("wang_fang", "wang_fang", None, "statement"), ("zhang_wei", "zhang_wei", None, "statement")]
     for task in tasks:
-        assert task.due - task.ready_since == dt.timedelta(days=7)
+        assert task.due == statement_limit(task.ready_since)
         notice = engine.task_data(run.case, task.id)["hearing"]["notice"]
         assert notice["facts_found"] == "调查认定的事实（证据1-3）"
         assert notice["proposal"]["person"] == task.assignee  # each is told their own proposal
         assert notice["proposal"]["tier"] == 2
     assert sorted(t.name for t in engine.pending_timers(run.case)) == ["Timer_statement", "Timer_statement"]
-    for timer in engine.pending_timers(run.case):
-        assert dt.timedelta(days=7) - dt.timedelta(seconds=5) < timer.due - tasks[0].ready_since \
-            < dt.timedelta(days=7, seconds=5)
+    for timer in engine.pending_timers(run.case):  # the period lapses when the task is due
+        assert timer.due == statement_limit(tasks[0].ready_since)
+
+
+def statement_limit(opened: dt.datetime) -> dt.datetime:
+    """政策: the statement period, as Timer_statement and Task_statement write it."""
+    return work_calendar().limit_end(opened, "P7D", STATEMENT_DAYS)
+
+
+STATEMENT_DAYS = "working"
 
 
 def test_the_statement_period_expiring_records_the_waiver_and_goes_on(engine):
@@ -252,11 +261,11 @@ def test_the_statement_period_expiring_records_the_waiver_and_goes_on(engine):
     run.conclude([{"person": "zhang_wei", **FINDING}, {"person": "wang_fang", "reviewer_missed": True,
                                                        "severity": "light"}])
     run.hear("wang_fang")
-    now = dt.datetime.now(dt.timezone.utc)
-    assert engine.fire_due_timers(run.case, now + dt.timedelta(days=6)).fired == []
+    [due] = {t.due for t in engine.pending_timers(run.case)}
+    assert engine.fire_due_timers(run.case, due - dt.timedelta(minutes=1)).fired == []
     assert run.open() == ["Task_statement"]
     run.roundtrip()
-    fired = engine.fire_due_timers(run.case, now + dt.timedelta(days=7, minutes=1))
+    fired = engine.fire_due_timers(run.case, due + dt.timedelta(seconds=1))
     assert fired.fired == ["Timer_statement"]
     assert run.open() == ["Task_vote"] * 3
     statements = {s["person"]: s for s in run.data["statements"]}
@@ -496,9 +505,11 @@ def test_appeal_with_each_result(engine, result):
 def test_the_appeal_window_expiring_means_no_appeal(engine):
     run = start(engine)
     run.to_decision()
-    now = dt.datetime.now(dt.timezone.utc)
-    assert engine.fire_due_timers(run.case, now + dt.timedelta(days=29)).fired == []
-    assert engine.fire_due_timers(run.case, now + dt.timedelta(days=31)).fired == ["Timer_appeal"]
+    [timer] = engine.pending_timers(run.case)
+    [task] = run.tasks("Task_appeal")
+    assert timer.due == work_calendar().limit_end(task.ready_since, "P30D", "calendar")  # 政策: 30 days
+    assert engine.fire_due_timers(run.case, timer.due - dt.timedelta(minutes=1)).fired == []
+    assert engine.fire_due_timers(run.case, timer.due + dt.timedelta(seconds=1)).fired == ["Timer_appeal"]
     assert run.open() == ["Task_recovery"]
     assert run.outcome()["appeal"] is False and run.outcome()["appeal_expired"] is True
 

@@ -9,7 +9,7 @@ from alembic import op
 import sqlalchemy as sa
 
 revision = '0010_scale'
-down_revision = '0008_drafts'
+down_revision = '0006_time_limits'
 branch_labels = None
 depends_on = None
 

@@ -81,7 +81,8 @@ class CaseServiceBase:
         data = wf.data
         open_tasks = engine.open_tasks(wf)
         store.save_state(row.id, engine.serialize(wf))
-        added, finished = store.sync_tasks(row.id, [self._index_row(t) for t in open_tasks], completed, actor)
+        added, finished = store.sync_tasks(row.id, [self._index_row(t) for t in open_tasks], completed, actor,
+                                           now=self.clock())
         for t in finished:
             if t.state == "cancelled":
                 store.log(row.id, None, "cancelled", task=t.name, title=t.title)
@@ -148,7 +149,7 @@ class CaseServiceBase:
     @staticmethod
     def _index_row(t: OpenTask) -> dict[str, Any]:
         return {"id": t.id, "name": t.name, "title": t.title, "role": t.role, "assignee": t.assignee,
-                "person": t.person, "form_key": t.form_key, "due": t.due}
+                "person": t.person, "form_key": t.form_key, "due": t.due, "escalate_at": t.escalate_at}
 
     # ---------------------------------------------------------------- authorisation
 

@@ -101,6 +101,7 @@ class _CaseFacts:
         reporter = row.reporter or {}
         self.secrets = [reporter.get("name"), reporter.get("contact")]
         self.periods = engine.due_periods()
+        self.countings = engine.due_countings()  # working or calendar days (政策, the diagram's days property)
         channels = engine.forms.schema("intake")["properties"]["channel"].get("oneOf", [])
         self.channels = {c["const"]: c.get("title", c["const"]) for c in channels}
         self.texts: dict[str, str] = {}
@@ -133,10 +134,12 @@ class _CaseFacts:
         extra = dict(extra)
         if kind == "hearing_notice":
             extra["period"] = self.periods.get("statement")
+            extra["period_days"] = self.countings.get("statement")
         elif kind == "decision":
             said = [s for s in self.data.get("statements") or [] if isinstance(s, dict) and s.get("person") == person]
             extra["statement"] = said[-1] if said else None
             extra["appeal_period"] = self.periods.get("appeal")
+            extra["appeal_days"] = self.countings.get("appeal")
         elif kind == "review_decision":
             original = self.store.document_of(self.row.id, "decision", person)
             extra["original"] = {"number": original.number, "issued_on": original.issued_on,

@@ -53,7 +53,7 @@ class IntakeService(CaseServiceBase):
                 raise Invalid("the intake has errors", {"subject": "没有此人员账号，请从人员名单中选择被追究人员"})
             facts = {"leading_group_members": store.usernames_with_role("leading_group")}
             try:
-                wf = engine.start(intake, facts)
+                wf = engine.start(intake, facts, now=self.clock())
             except FormErrors as exc:
                 raise Invalid("the intake has errors", exc.errors) from None
             except EngineError as exc:

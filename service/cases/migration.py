@@ -99,7 +99,7 @@ class MigrationService(CaseServiceBase):
                     refused.append({"id": case_id, "reasons": reasons})
                     continue
                 source = row.deployment_id
-                wf = old.migrate(wf, new, recompute=recompute)
+                wf = old.migrate(wf, new, recompute=recompute, now=self.clock())
                 row.deployment_id = target
                 store.log(row.id, principal.username, "migrated", source=source, target=target,
                           deadlines="recompute" if recompute else "keep")

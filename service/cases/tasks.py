@@ -22,7 +22,10 @@ from .documents import issue_due_documents, prefill_numbers, step_failed
 # what a task page shows of the case, by who looks (the reporter only ever to the office)
 CONTEXT_FOR_ALL = ("channel", "subject", "unit", "summary", "grounds", "act_date", "facts_found", "votes",
                    "resolution", "vote_note", "served_on", "decision_number")
-CONTEXT_FOR_STAFF = ("officer", "conclusion", "not_registered_reason", "respondents", "outcomes", "statements")
+CONTEXT_FOR_STAFF = ("officer", "conclusion", "not_registered_reason", "respondents", "outcomes", "statements",
+                     # the limits counted from registration and a pending request to extend one (政策)
+                     "investigation_due", "decision_due", "investigation_extended", "decision_extended",
+                     "extension_reason", "decision_extension_reason")
 # forms whose submitted content may name the reporter: shown to the office only (Art. 5(12))
 REPORTER_FORMS = ("notify_reporter",)
 # evidence uploads: one limit per file, and one for all the files of one submission (the request limit)
@@ -128,7 +131,7 @@ class TaskService(CaseServiceBase):
             wf = engine.restore(store.state(row.id))
             facts = self._facts(store, row, engine, wf)
             try:
-                step = engine.complete(wf, task_id, data, facts)
+                step = engine.complete(wf, task_id, data, facts, now=self.clock())
             except FormErrors as exc:
                 raise Invalid("the form has errors", exc.errors) from None
             except TaskNotOpen:

@@ -64,12 +64,14 @@ def paragraphs(text: str | None) -> list[str]:
     return [line.strip() for line in (text or "").splitlines() if line.strip()]
 
 
-def period_text(duration: str | None) -> str:
-    """An ISO duration of whole days or weeks as the documents say it ("P7D" → "7日"); other text as it stands."""
+def period_text(duration: str | None, counting: str | None = None) -> str:
+    """An ISO duration of whole days or weeks as the documents say it ("P7D" → "7日", counted in working days
+    "7个工作日"); other text as it stands."""
     m = re.fullmatch(r"P(?:(\d+)W)?(?:(\d+)D)?", (duration or "").strip())
     if not m or not any(m.groups()):
         return duration or ""
-    return f"{int(m.group(1) or 0) * 7 + int(m.group(2) or 0)}日"
+    days = int(m.group(1) or 0) * 7 + int(m.group(2) or 0)
+    return f"{days}个工作日" if counting == "working" else f"{days}日"
 
 
 def annotation_text(citation: str, annotation: str | None) -> str:
@@ -137,7 +139,7 @@ def _hearing_notice(facts: Facts) -> dict[str, Any]:
             "measure": measure_text(proposal), "measure_fixed": bool(proposal.get("measure")),
             "several_measures": not proposal.get("measure") and len(proposal.get("measures") or []) > 1,
             "basis": basis(proposal.get("citations") or [], facts), "round": rnd, "reheard": rnd > 1,
-            "due_date": cn_date(due), "period": period_text(facts.extra.get("period")),
+            "due_date": cn_date(due), "period": period_text(facts.extra.get("period"), facts.extra.get("period_days")),
             "right_article": _quote(facts, "第十八条")}
 
 
@@ -151,7 +153,7 @@ def _decision(facts: Facts) -> dict[str, Any]:
             "measure": measure_text(outcome),
             "basis": basis(outcome.get("citations") or [], facts), "hearing": hearing,
             "collective_article": _quote(facts, "第七条"), "appeal": liable,
-            "appeal_period": period_text(facts.extra.get("appeal_period")) if liable else "",
+            "appeal_period": period_text(facts.extra.get("appeal_period"), facts.extra.get("appeal_days")) if liable else "",
             "appeal_article": _quote(facts, "第十三条")}
 
 

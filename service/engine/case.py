@@ -28,6 +28,7 @@ class OpenTask:
     lane: str | None
     ready_since: dt.datetime
     person: str | None = None  # the respondent the task is about (a personal task's assignee, or camunda property)
+    escalate_at: dt.datetime | None = None  # past this, an unfinished task is escalated to the leading group
 
     def to_json(self) -> dict[str, Any]:
         return {"id": self.id, "name": self.name, "title": self.title, "role": self.role, "assignee": self.assignee,

@@ -37,6 +37,7 @@ class _Waiting:
     since: float  # when the step opened (epoch seconds)
     event_value: Any  # a timer's due time as SpiffWorkflow keeps it
     due: dt.datetime | None  # a user task's due date as shown
+    limit: dict[str, Any] | None = None  # a user task's limit as fixed when it opened (see ProcessEngine.task_limit)
 
 
 def _copy(engine: "ProcessEngine", case: Case) -> Case:
@@ -50,7 +51,8 @@ def _waiting(engine: "ProcessEngine", case: Case) -> dict[str, _Waiting]:
         if not task.task_spec.bpmn_id:
             continue
         out[str(task.id)] = _Waiting(task.task_spec.bpmn_id, task.last_state_change,
-                                     task.internal_data.get("event_value"), dues.get(str(task.id)))
+                                     task.internal_data.get("event_value"), dues.get(str(task.id)),
+                                     task.internal_data.get("limit"))
     return out
 
 
@@ -105,8 +107,11 @@ def _steps(engine: "ProcessEngine", case: Case) -> list[str]:
     return sorted(tasks + timers)
 
 
-def migrate(source: "ProcessEngine", case: Case, target: "ProcessEngine", *, recompute: bool = False) -> Case:
-    """Move a case to the target version (check :func:`blockers` first); see the module docstring for deadlines."""
+def migrate(source: "ProcessEngine", case: Case, target: "ProcessEngine", *, recompute: bool = False,
+            now: dt.datetime | None = None) -> Case:
+    """Move a case to the target version (check :func:`blockers` first); see the module docstring for deadlines.
+    ``now``: the case service's clock, from which steps the move opens count their limits."""
+    from .limits import utcnow
     from .specs import CaseScriptEngine
 
     waiting = _waiting(source, case)
@@ -119,6 +124,7 @@ def migrate(source: "ProcessEngine", case: Case, target: "ProcessEngine", *, rec
     wf.subprocess_specs = target.subprocess_specs
     wf.script_engine = CaseScriptEngine(target.catalog)
     moved = Case(target._load(target.serialize(Case(wf))))  # as the new version loads it: its instances connected
+    moved._wf.script_engine.now = now or utcnow()
     for task in moved._wf.get_tasks(state=TaskState.READY | TaskState.WAITING):
         before = waiting.get(str(task.id))
         if before is None or before.bpmn_id != task.task_spec.bpmn_id:
@@ -127,10 +133,17 @@ def migrate(source: "ProcessEngine", case: Case, target: "ProcessEngine", *, rec
         event = getattr(task.task_spec, "event_definition", None)
         if isinstance(event, TimerEventDefinition):
             _set_timer(task, event, before, recompute)
-        elif before.due is not None and not recompute:
-            task.internal_data["due"] = before.due.isoformat()  # the inbox keeps showing the due date it had
+            continue
+        task.internal_data.pop("due", None)
+        opened = dt.datetime.fromisoformat(before.limit["opened"]) if before.limit and before.limit.get("opened") \
+            else dt.datetime.fromtimestamp(before.since, dt.timezone.utc)
+        if recompute:  # the new version's limit, from when the step opened
+            task.internal_data["limit"] = target.task_limit(task, opened)
+        elif before.limit is not None:  # the inbox keeps showing the due date it had
+            task.internal_data["limit"] = dict(before.limit)
         else:
-            task.internal_data.pop("due", None)
+            task.internal_data["limit"] = {"opened": opened.isoformat(),
+                                           "due": before.due.isoformat() if before.due else None, "escalate": None}
     target._advance(moved)
     return moved
 
@@ -144,6 +157,11 @@ def _set_timer(task, event: TimerEventDefinition, before: _Waiting, recompute: b
     if isinstance(event, DurationTimerEventDefinition):
         expression = task.workflow.script_engine.evaluate(task, event.expression)
         start = dt.datetime.fromtimestamp(before.since, dt.timezone.utc)
+        counting = getattr(event, "counting", None)
+        if counting is not None:  # the limit counts working or calendar days as the new version says
+            from ..workdays import work_calendar
+            task.internal_data["event_value"] = work_calendar().limit_end(start, str(expression), counting).isoformat()
+            return
         delta = TimerEventDefinition.get_timedelta_from_start(TimerEventDefinition.parse_iso_duration(expression),
                                                               start)
         task.internal_data["event_value"] = (start + delta).isoformat()

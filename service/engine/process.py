@@ -41,7 +41,9 @@ from .. import sandbox
 from ..bundle import Bundle
 from ..decisions import catalog_from_files
 from ..forms import FormErrors, FormLibrary
-from .case import Case, OpenTask, PendingTimer, StepResult, _duration, _resolve
+from .case import Case, OpenTask, PendingTimer, StepResult, _resolve
+from ..workdays import local_date
+from .limits import element_properties, escalation_time, task_due, use_limit_timers, utcnow
 from .specs import CaseParser, CaseScriptEngine, _fix_camunda_multi_instance, _serializer
 
 PROCESS_ID = "accountability_case"
@@ -87,8 +89,12 @@ class ProcessEngine:
             self.subprocess_specs = parser.get_subprocess_specs(process_id)
         except ValidationException as exc:
             raise EngineError(f"{exc.file_name or ''} {exc.id or ''}: {_first_line(exc)}".strip()) from exc
+        # Camunda properties by element id: how each limit's days count, when to escalate (see .limits)
+        self.properties = element_properties(bundle.bpmn)
+        self.escalate_after = (self.properties.get(process_id) or {}).get("escalateAfter")
         for process in (self.spec, *self.subprocess_specs.values()):
             _fix_camunda_multi_instance(process)
+            use_limit_timers(process, self.properties)
         # a version from before the person model names no respondents and counts Art. 11(3) for its subject only
         self.per_person = any(b"errors_by_person" in data for data in bundle.bpmn.values())
         self.serializer = _serializer()
@@ -120,14 +126,27 @@ class ProcessEngine:
                     periods.setdefault(ext["formKey"], ext["dueDate"])
         return periods
 
+    def due_countings(self) -> dict[str, str]:
+        """Form key -> how the days of that task's limit count (``working`` or ``calendar``, its ``days`` property)."""
+        countings: dict[str, str] = {}
+        for process in (self.spec, *self.subprocess_specs.values()):
+            for spec in process.task_specs.values():
+                ext = getattr(spec, "extensions", {}) or {}
+                if isinstance(spec, UserTask) and ext.get("formKey") and ext.get("dueDate"):
+                    countings.setdefault(ext["formKey"], ext.get("days") or "calendar")
+        return countings
+
     # ---------------------------------------------------------------- lifecycle
 
-    def start(self, intake: Mapping[str, Any], facts: Mapping[str, Any] | None = None) -> Case:
-        """Start a case with intake data (checked against the intake form) and system facts."""
+    def start(self, intake: Mapping[str, Any], facts: Mapping[str, Any] | None = None,
+              now: dt.datetime | None = None) -> Case:
+        """Start a case with intake data (checked against the intake form) and system facts; ``now`` is the
+        case service's clock (limits and timers count from it)."""
         data = self.forms.validate(INTAKE_FORM, intake)
         for key in self.forms.schema(INTAKE_FORM).get("properties", {}):
             data.setdefault(key, None)  # every intake fact exists, known or not (e.g. `reporter is not None`)
-        workflow = BpmnWorkflow(self.spec, self.subprocess_specs, script_engine=CaseScriptEngine(self.catalog))
+        workflow = BpmnWorkflow(self.spec, self.subprocess_specs,
+                                script_engine=CaseScriptEngine(self.catalog, now or utcnow()))
         start = workflow.get_tasks(state=TaskState.READY)[0]
         start.data.update(data)
         start.data.update(self._facts(facts))
@@ -141,13 +160,18 @@ class ProcessEngine:
         for task in case._wf.get_tasks(state=TaskState.READY, manual=True):
             spec = task.task_spec
             ext = getattr(spec, "extensions", {}) or {}
-            ready = dt.datetime.fromtimestamp(task.last_state_change, dt.timezone.utc)
-            due = None
-            if task.internal_data.get("due"):  # kept when the case moved to another version (see .migration)
+            stamped = task.internal_data.get("limit") or {}
+            ready = (dt.datetime.fromisoformat(stamped["opened"]) if stamped.get("opened")
+                     else dt.datetime.fromtimestamp(task.last_state_change, dt.timezone.utc))
+            if stamped:
+                due = dt.datetime.fromisoformat(stamped["due"]) if stamped.get("due") else None
+                escalate = dt.datetime.fromisoformat(stamped["escalate"]) if stamped.get("escalate") else None
+            elif task.internal_data.get("due"):  # kept by a move to another version before limits were stamped
                 due = dt.datetime.fromisoformat(task.internal_data["due"])
-            elif ext.get("dueDate"):
-                delta = _duration(ext["dueDate"])
-                due = ready + delta if delta else None
+                escalate = escalation_time(due, ext.get("escalateAfter") or self.escalate_after)
+            else:  # opened before limits were stamped: the duration from when it opened, in calendar days
+                due = task_due(ext.get("dueDate"), None, task.data, ready)
+                escalate = escalation_time(due, ext.get("escalateAfter") or self.escalate_after)
             groups = [g.strip() for g in (ext.get("candidateGroups") or "").split(",") if g.strip()]
             form = getattr(spec, "form", None)
             assignee = _resolve(ext.get("assignee"), task.data)
@@ -156,7 +180,8 @@ class ProcessEngine:
                 id=str(task.id), name=spec.bpmn_id or spec.name, title=spec.bpmn_name or spec.name,
                 role=groups[0] if groups else None, assignee=assignee,
                 form_key=ext.get("formKey") or (form.key if form is not None else None), due=due,
-                lane=spec.lane, ready_since=ready, person=person or (assignee if not groups else None)))
+                lane=spec.lane, ready_since=ready, person=person or (assignee if not groups else None),
+                escalate_at=escalate))
         return out
 
     def task_data(self, case: Case, task_id: str) -> dict[str, Any]:
@@ -164,15 +189,17 @@ class ProcessEngine:
         return dict(self._ready_task(case, task_id).data)
 
     def complete(self, case: Case, task_id: str, data: Mapping[str, Any],
-                 facts: Mapping[str, Any] | None = None) -> StepResult:
+                 facts: Mapping[str, Any] | None = None, now: dt.datetime | None = None) -> StepResult:
         """Complete a user task with form data; on any failure the case is left exactly as it was.
 
         Raises FormErrors (one message per field) when the data does not fit the task's form.
         """
         task = self._ready_task(case, task_id)
+        now = now or utcnow()
+        case._wf.script_engine.now = now
         form_key = (getattr(task.task_spec, "extensions", {}) or {}).get("formKey")
         clean = self.forms.validate(form_key, data) if form_key else {}
-        system = self._facts(facts)
+        system = {"today": local_date(now).isoformat(), **self._facts(facts)}  # the step's day, unless given
         before = self._trace_count(case)
         if form_key:  # every field of the form exists for the diagram's code, filled in or not
             for key in self.forms.schema(form_key).get("properties", {}):
@@ -205,7 +232,8 @@ class ProcessEngine:
 
     def fire_due_timers(self, case: Case, now: dt.datetime | None = None) -> StepResult:
         """Fire every timer due at ``now`` (default: the current time); returns what fired."""
-        now = now or dt.datetime.now(dt.timezone.utc)
+        now = now or utcnow()
+        case._wf.script_engine.now = now
         due = [t for t in self.pending_timers(case) if t.due <= now]
         if not due:
             return StepResult()
@@ -213,8 +241,9 @@ class ProcessEngine:
         with self._atomic(case):
             for timer in due:
                 task = case._wf.get_task_from_id(_uuid(timer.task_id))
-                # the timer is due by the caller's clock: move its due time to the past so it fires now
-                past = (dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=1)).isoformat()
+                # the timer is due by the caller's clock: move its due time to the past (by the caller's clock and
+                # by the machine's, which SpiffWorkflow's cycle timers read) so it fires now
+                past = (min(now, utcnow()) - dt.timedelta(seconds=1)).isoformat()
                 value = task.internal_data.get("event_value")
                 if isinstance(value, dict):  # a cycle fires this repetition now
                     task.internal_data["event_value"] = {**value, "next": past}
@@ -237,11 +266,13 @@ class ProcessEngine:
         from . import migration
         return migration.blockers(self, case, target)
 
-    def migrate(self, case: Case, target: "ProcessEngine", *, recompute: bool = False) -> Case:
+    def migrate(self, case: Case, target: "ProcessEngine", *, recompute: bool = False,
+                now: dt.datetime | None = None) -> Case:
         """Move a case to the target version (check migration_blockers first). Timers and task due dates keep their
-        absolute times, or with ``recompute`` are computed again from when each step opened under the new periods."""
+        absolute times, or with ``recompute`` are computed again from when each step opened under the new periods;
+        ``now`` is the case service's clock (steps the move opens count their limits from it)."""
         from . import migration
-        return migration.migrate(self, case, target, recompute=recompute)
+        return migration.migrate(self, case, target, recompute=recompute, now=now)
 
     def migration_deadlines(self, case: Case, target: "ProcessEngine") -> list[dict[str, Any]]:
         """The case's timers and due dates now, after a move that keeps them, and after one that recomputes them."""
@@ -281,10 +312,12 @@ class ProcessEngine:
         """Run a step; if anything fails, put the case back exactly as it was and raise EngineError (or
         FormErrors, when a diagram script refused the step with a message on a field)."""
         snapshot = self.serializer.serialize_json(case._wf)
+        now = case._wf.script_engine.now
         try:
             yield
         except Exception as exc:
             case._wf = self._load(snapshot)
+            case._wf.script_engine.now = now
             refusal = _refusal(exc)
             if refusal is not None:
                 raise FormErrors(form_key, {refusal.field: refusal.message}) from None
@@ -299,6 +332,27 @@ class ProcessEngine:
         errors = case._wf.get_tasks(state=TaskState.ERROR)
         if errors:
             raise EngineError(f"step '{errors[0].task_spec.bpmn_name or errors[0].task_spec.name}' failed")
+        self._stamp_limits(case)
+
+    def _stamp_limits(self, case: Case) -> None:
+        """Fix the limit of every task that has just opened, by the clock of the step that opened it: when it
+        opened, when it is due (``camunda:dueDate`` and the ``days`` property) and when it is escalated."""
+        now = case._wf.script_engine.now or utcnow()
+        for task in case._wf.get_tasks(state=TaskState.READY, manual=True):
+            if "limit" not in task.internal_data:
+                task.internal_data["limit"] = self.task_limit(task, now)
+
+    def task_limit(self, task, opened: dt.datetime) -> dict[str, str | None]:
+        """A user task's limit as this version writes it, for a task that opened at ``opened`` (a SpiffWorkflow
+        task: used here and by :mod:`.migration`)."""
+        ext = getattr(task.task_spec, "extensions", {}) or {}
+        try:
+            due = task_due(ext.get("dueDate"), ext.get("days"), task.data, opened)
+            escalate = escalation_time(due, ext.get("escalateAfter") or self.escalate_after)
+        except ValueError as exc:
+            raise EngineError(f"{task.task_spec.bpmn_name or task.task_spec.bpmn_id}: {exc}") from exc
+        return {"opened": opened.isoformat(), "due": due.isoformat() if due else None,
+                "escalate": escalate.isoformat() if escalate else None}
 
     def _ready_task(self, case: Case, task_id: str):
         try:

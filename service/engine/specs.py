@@ -4,6 +4,7 @@ a standard multi-instance loop), plain tasks that pass through, literal ISO-8601
 engine, and the serializer that knows them."""
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any, Mapping
 
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine, TaskDataEnvironment
@@ -27,29 +28,36 @@ from SpiffWorkflow.exceptions import WorkflowException
 from .. import sandbox
 from ..decisions import Catalog, DecisionError, needed_inputs
 from ..decisions.feel import to_json
+from .limits import LimitDateTimer, LimitDurationTimer, LimitTimerConverter, deadline
 from .timers import timer_expression
 
 CAMUNDA_NS = "http://camunda.org/schema/1.0/bpmn"
 
 # --------------------------------------------------------------------------- sandbox
 
+# what diagram code may call besides the sandbox's builtins
+FUNCTIONS = {"deadline": deadline}
+
+
 class SandboxEnvironment(TaskDataEnvironment):
     """Evaluates diagram expressions and scripts with :mod:`service.sandbox`."""
 
     def evaluate(self, expression, context, external_context=None):
-        return sandbox.evaluate(expression, {**(external_context or {}), **context})
+        return sandbox.evaluate(expression, {**(external_context or {}), **context}, FUNCTIONS)
 
     def execute(self, script, context, external_context=None):
-        sandbox.execute(script, context)
+        sandbox.execute(script, context, FUNCTIONS)
         return True
 
 
 class CaseScriptEngine(PythonScriptEngine):
-    """The script engine of every case: sandboxed, and carrying the decision catalog."""
+    """The script engine of every case: sandboxed, carrying the decision catalog and the clock of the step
+    (``now``: the case service's time, so limits and timers follow it; None means the machine's clock)."""
 
-    def __init__(self, catalog: Catalog):
+    def __init__(self, catalog: Catalog, now: dt.datetime | None = None):
         super().__init__(environment=SandboxEnvironment())
         self.catalog = catalog
+        self.now = now
 
 
 # --------------------------------------------------------------------------- business rule tasks
@@ -157,7 +165,7 @@ class DecisionTaskConverter(TaskSpecConverter):
 class CaseUserTaskParser(UserTaskParser):
     """Keeps the Camunda attributes SpiffWorkflow's parser drops."""
 
-    ATTRS = ("assignee", "candidateGroups", "candidateUsers", "dueDate", "formKey")
+    ATTRS = ("assignee", "candidateGroups", "candidateUsers", "dueDate", "formKey")  # properties come with super()
 
     def parse_extensions(self, node=None):
         ext = super().parse_extensions(node)
@@ -214,6 +222,8 @@ def _serializer() -> BpmnWorkflowSerializer:
     config = dict(CAMUNDA_CONFIG)
     config[DecisionTask] = DecisionTaskConverter
     config[PassThroughTask] = BpmnTaskSpecConverter
+    config[LimitDurationTimer] = LimitTimerConverter
+    config[LimitDateTimer] = LimitTimerConverter
     return BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(config))
 
 

@@ -49,6 +49,7 @@ class User(Base):
     unit: Mapped[str | None] = mapped_column(String(100))
     post: Mapped[str | None] = mapped_column(String(100))  # 职务, printed in the decisions served on them
     password_hash: Mapped[str | None] = mapped_column(String(255))
+    email: Mapped[str | None] = mapped_column(String(200))  # notifications are also mailed here when SMTP is set up
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     role_rows: Mapped[list["UserRole"]] = relationship(cascade="all, delete-orphan", lazy="selectin")
@@ -168,6 +169,9 @@ class Task(Base):
     finished_at: Mapped[dt.datetime | None] = mapped_column()
     completed_by: Mapped[str | None] = mapped_column(String(64))
     data: Mapped[dict[str, Any] | None] = mapped_column()  # what the form submitted, kept at completion
+    escalate_at: Mapped[dt.datetime | None] = mapped_column()  # unfinished past this: the leading group is told
+    reminded_at: Mapped[dt.datetime | None] = mapped_column()  # when the overdue reminder went out
+    escalated_at: Mapped[dt.datetime | None] = mapped_column()  # when it was escalated
 
     # the lists in the order of each sort, so a page reads only its own rows (migration 0010_scale): each role's
     # queue of unassigned tasks (partial indexes: "assignee IS NULL" is no equality, so PostgreSQL would not
@@ -186,6 +190,7 @@ class Task(Base):
         Index("ix_tasks_claimed_created", "state", "claimed_by", "role", "created_at", "id",
               postgresql_where=text("claimed_by IS NOT NULL"), sqlite_where=text("claimed_by IS NOT NULL")),
         Index("ix_tasks_assignee_case", "assignee", "case_id"),
+        Index("ix_tasks_state_due", "state", "due"),  # overdue tasks for reminders (migration 0006_time_limits)
     )
 
 
@@ -362,3 +367,27 @@ class DocumentNumber(Base):
     kind: Mapped[str] = mapped_column(String(40), primary_key=True)
     year: Mapped[int] = mapped_column(Integer, primary_key=True)
     last: Mapped[int] = mapped_column(Integer)
+
+
+class Notification(Base):
+    """A message to one person (a reminder, an escalation), shown under the bell and mailed when SMTP is set up.
+    It names the case, the task and its limit, never a reporter."""
+
+    __tablename__ = "notifications"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64))
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    task_id: Mapped[str | None] = mapped_column(String(36))
+    kind: Mapped[str] = mapped_column(String(20))  # reminder | escalation
+    title: Mapped[str] = mapped_column(String(200))  # the task's title
+    person: Mapped[str | None] = mapped_column(String(64))  # the respondent the task is about
+    due: Mapped[dt.datetime | None] = mapped_column()
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    read_at: Mapped[dt.datetime | None] = mapped_column()
+    emailed_at: Mapped[dt.datetime | None] = mapped_column()
+    email_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    email_tried_at: Mapped[dt.datetime | None] = mapped_column()  # the last try (a claim by one worker)
+    email_error: Mapped[str | None] = mapped_column(String(300))
+
+    __table_args__ = (Index("ix_notifications_user_read", "username", "read_at"),)

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from .paging import Page, SortKey, after, capped_count, decode_cursor, encode_cursor, top
 from .models import (Attachment, Case, CasePerson, CaseState, DecisionRecord, Deployment, DeploymentActivation,
                      DeploymentFile, Disqualification, Document, DocumentNumber, Draft, Event, LoginThrottle,
-                     RateLimit, Task, Timer, User, UserRole, WebSession, utcnow)
+                     Notification, RateLimit, Task, Timer, User, UserRole, WebSession, utcnow)
 
 TIMERS_CHANNEL = "accountability_timers"  # PostgreSQL NOTIFY channel: a step scheduled a timer
 
@@ -33,9 +33,9 @@ class Store:
         return self.s.scalar(select(User).where(User.username == username))
 
     def add_user(self, username: str, *, display_name: str = "", unit: str | None = None,
-                 password_hash: str | None = None, roles: Iterable[str] = ()) -> User:
+                 password_hash: str | None = None, roles: Iterable[str] = (), email: str | None = None) -> User:
         user = User(username=username, display_name=display_name or username, unit=unit,
-                    password_hash=password_hash, active=True)
+                    password_hash=password_hash, active=True, email=email or None)
         user.role_rows = [UserRole(role=r) for r in sorted(set(roles))]
         self.s.add(user)
         self.s.flush()
@@ -229,11 +229,12 @@ class Store:
         return list(self.s.scalars(select(Task).where(Task.case_id == case_id).order_by(Task.created_at, Task.id)))
 
     def sync_tasks(self, case_id: int, open_now: Sequence[dict[str, Any]], completed: str | None,
-                   completed_by: str | None) -> tuple[list[Task], list[Task]]:
-        """Make the index match the workflow: add new open tasks, finish the ones that closed.
+                   completed_by: str | None, now: dt.datetime | None = None) -> tuple[list[Task], list[Task]]:
+        """Make the index match the workflow: add new open tasks, finish the ones that closed (at ``now``, the
+        service's clock, the one their limits count by).
 
         Returns (added, finished)."""
-        now = utcnow()
+        now = now or utcnow()
         current = {t.id: t for t in self.s.scalars(select(Task).where(Task.case_id == case_id,
                                                                          Task.state == "open"))}
         wanted = {t["id"]: t for t in open_now}
@@ -251,7 +252,7 @@ class Store:
             if tid not in current:
                 row = Task(id=tid, case_id=case_id, name=t["name"], title=t["title"], role=t["role"],
                            assignee=t["assignee"], person=t.get("person"), form_key=t["form_key"], due=t["due"], state="open",
-                           created_at=now)
+                           created_at=now, escalate_at=t.get("escalate_at"))
                 self.s.add(row)
                 added.append(row)
         return added, finished
@@ -365,9 +366,76 @@ class Store:
     def next_timer(self) -> dt.datetime | None:
         return self.s.scalar(select(func.min(Timer.due)))
 
+    # ------------------------------------------------------------------ reminders and notifications
+    @staticmethod
+    def _needs_reminder(now: dt.datetime):
+        return and_(Task.state == "open", or_(and_(Task.due <= now, Task.reminded_at.is_(None)),
+                                              and_(Task.escalate_at <= now, Task.escalated_at.is_(None))))
+
+    def cases_to_remind(self, now: dt.datetime, limit: int) -> list[int]:
+        """Cases with an overdue task not yet reminded or escalated, locked for this worker by the case's row lock
+        (as steps and timers take it first: FOR UPDATE SKIP LOCKED where supported)."""
+        q = (select(Task.case_id).join(Case, Case.id == Task.case_id).where(self._needs_reminder(now))
+             .order_by(Task.due).limit(limit).with_for_update(of=Case, skip_locked=True))
+        return list(dict.fromkeys(self.s.scalars(q)))
+
+    def tasks_to_remind(self, case_id: int, now: dt.datetime) -> list[Task]:
+        return list(self.s.scalars(select(Task).where(Task.case_id == case_id, self._needs_reminder(now))
+                                   .order_by(Task.due, Task.id)))
+
+    def next_reminder(self) -> dt.datetime | None:
+        """The earliest time an open task will need a reminder or an escalation."""
+        due = self.s.scalar(select(func.min(Task.due)).where(Task.state == "open", Task.reminded_at.is_(None)))
+        esc = self.s.scalar(select(func.min(Task.escalate_at)).where(Task.state == "open", Task.escalated_at.is_(None)))
+        times = [t for t in (due, esc) if t is not None]
+        return min(times) if times else None
+
+    def respondents(self, case_id: int) -> set[str]:
+        return set(self.s.scalars(select(CasePerson.person).where(CasePerson.case_id == case_id)))
+
+    def add_notification(self, username: str, *, kind: str, case_id: int | None, task_id: str | None, title: str,
+                         person: str | None, due: dt.datetime | None, now: dt.datetime) -> Notification:
+        row = Notification(username=username, kind=kind, case_id=case_id, task_id=task_id, title=title[:200],
+                           person=person, due=due, created_at=now, email_attempts=0)
+        self.s.add(row)
+        return row
+
+    def notifications(self, username: str, *, unread_only: bool, page: int, per_page: int) -> Page:
+        q = select(Notification).where(Notification.username == username)
+        if unread_only:
+            q = q.where(Notification.read_at.is_(None))
+        total = self.s.scalar(select(func.count()).select_from(q.subquery())) or 0
+        items = list(self.s.scalars(q.order_by(Notification.id.desc()).limit(per_page).offset((page - 1) * per_page)))
+        return Page(items, total, page, per_page)
+
+    def notification(self, notification_id: int) -> Notification | None:
+        return self.s.get(Notification, notification_id)
+
+    def unread_count(self, username: str) -> int:
+        return self.s.scalar(select(func.count()).select_from(Notification)
+                             .where(Notification.username == username, Notification.read_at.is_(None))) or 0
+
+    def mark_read(self, username: str, now: dt.datetime, notification_id: int | None = None) -> int:
+        q = update(Notification).where(Notification.username == username, Notification.read_at.is_(None))
+        if notification_id is not None:
+            q = q.where(Notification.id == notification_id)
+        return self.s.execute(q.values(read_at=now)).rowcount
+
+    def notifications_to_mail(self, now: dt.datetime, retry_after: dt.timedelta, limit: int,
+                              max_attempts: int) -> list[tuple[Notification, str]]:
+        """Notifications not yet mailed to people with an address and not tried within ``retry_after``, locked for
+        this worker (SKIP LOCKED); the caller marks them tried, which claims them until ``retry_after`` has passed."""
+        q = (select(Notification, User.email).join(User, User.username == Notification.username)
+             .where(Notification.emailed_at.is_(None), Notification.email_attempts < max_attempts,
+                    or_(Notification.email_tried_at.is_(None), Notification.email_tried_at <= now - retry_after),
+                    User.email.is_not(None), User.email != "", User.active.is_(True))
+             .order_by(Notification.id).limit(limit).with_for_update(of=Notification, skip_locked=True))
+        return [(n, email) for n, email in self.s.execute(q).all()]
+
     # ------------------------------------------------------------------ log, decisions, Art. 15
-    def log(self, case_id: int | None, actor: str | None, kind: str, **detail: Any) -> None:
-        self.s.add(Event(case_id=case_id, actor=actor, kind=kind, detail=detail, at=utcnow()))
+    def log(self, case_id: int | None, actor: str | None, kind: str, *, at: dt.datetime | None = None,
+            **detail: Any) -> None:
+        self.s.add(Event(case_id=case_id, actor=actor, kind=kind, detail=detail, at=at or utcnow()))
 
     def events(self, case_id: int) -> list[Event]:
         return list(self.s.scalars(select(Event).where(Event.case_id == case_id).order_by(Event.id)))

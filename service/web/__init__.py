@@ -24,7 +24,11 @@ from ..reviews import ReviewService
 from ..reports import ReportService
 from ..errors import ServiceError, TooManyAttempts
 from ..logins import LoginService
+from ..mail import Mailer
+from ..notifications import NotificationService
+from ..reminders import ReminderService
 from ..store.db import Database
+from ..store.models import utcnow
 
 from ..auth import Principal
 
@@ -92,13 +96,21 @@ class Services:
     owners: OwnerService
     logins: LoginService
     reports: ReportService
+    reminders: ReminderService
+    notifications: NotificationService
 
 
-def build_services(database_url: str | None = None) -> Services:
+def build_services(database_url: str | None = None, *, clock=None, mailer: Mailer | None = None) -> Services:
+    """Every service on one database. ``clock`` (a function giving the aware current time) is the time the case
+    service, reminders and notifications go by (tests pass their own); ``mailer`` defaults to the SMTP settings in
+    the environment (none: no mail)."""
     db = Database(database_url)
     deployments = Deployments(db)
-    return Services(db, deployments, CaseService(db, deployments), ReviewService(db, deployments),
-                    OwnerService(db, deployments), LoginService(db), ReportService(db, deployments))
+    clock = clock or utcnow
+    return Services(db, deployments, CaseService(db, deployments, clock), ReviewService(db, deployments),
+                    OwnerService(db, deployments), LoginService(db), ReportService(db, deployments),
+                    ReminderService(db, clock, mailer or Mailer.from_env(), os.environ.get("ACCOUNTABILITY_BASE_URL", "")),
+                    NotificationService(db, clock))
 
 
 def create_app(database_url: str | None = None, *, services: Services | None = None,
@@ -165,6 +177,7 @@ def create_app(database_url: str | None = None, *, services: Services | None = N
         return response
 
     from .api import api
+    from .notifications import notifications
     from .pages import pages
     from .owners import owners
     from .reviewers import reviewers
@@ -177,6 +190,7 @@ def create_app(database_url: str | None = None, *, services: Services | None = N
     app.register_blueprint(modeler)  # the in-browser modeler and its drafts (/processes/edit)
     csrf.exempt(api)  # the API authenticates every request with HTTP Basic: no cookies, no CSRF
     app.register_blueprint(pages)
+    app.register_blueprint(notifications)
 
     from .inputs import BadInput, TooLarge, bad_text, check_request_text, task_id as valid_task_id
 

@@ -125,7 +125,7 @@ def _due_state(task: dict[str, Any]) -> str:
     import datetime as dt
     if not task.get("due"):
         return ""
-    left = dt.datetime.fromisoformat(task["due"]) - dt.datetime.now(dt.timezone.utc)
+    left = dt.datetime.fromisoformat(task["due"]) - services().cases.clock()  # the service's clock
     return "overdue" if left.total_seconds() < 0 else ("soon" if left < dt.timedelta(days=3) else "")
 
 
