@@ -9,6 +9,8 @@ RestrictedPython limits names, not work, so the sandbox also limits what a scrip
 
 * **time**: each condition or script runs at most :data:`SCRIPT_SECONDS` (``ACCOUNTABILITY_SCRIPT_SECONDS``,
   default 1 s) of its own lines, checked on every line it runs (loops included);
+* **memory**: the process may grow by at most :data:`SCRIPT_MEGABYTES` (``ACCOUNTABILITY_SCRIPT_MEGABYTES``,
+  default 64 MB) while the code runs, read from ``/proc/self/statm`` every few hundred lines;
 * **size**: ``**``, ``*``, ``<<`` and ``+`` go through guards that refuse results beyond
   :data:`MAX_INT_BITS` bits or :data:`MAX_ITEMS` elements before they are computed (``10**10**9`` is refused,
   not attempted); padding string methods (``ljust`` …) are not available; what a script leaves in the case
@@ -49,6 +51,8 @@ class ScriptLimit(SandboxError):
 
 
 SCRIPT_SECONDS = float(os.environ.get("ACCOUNTABILITY_SCRIPT_SECONDS", "1"))
+SCRIPT_MEGABYTES = float(os.environ.get("ACCOUNTABILITY_SCRIPT_MEGABYTES", "64"))  # growth of the process while it runs
+_MEMORY_EVERY = 512  # lines between two readings of the process's resident memory
 MAX_SOURCE = 100_000  # characters of one condition or script
 MAX_INT_BITS = 32_768  # about 9,900 decimal digits
 MAX_ITEMS = 1_000_000  # characters of a string, elements of a list, made by one operation
@@ -112,12 +116,29 @@ class _Policy(RestrictingNodeTransformer):
         return ast.fix_missing_locations(ast.copy_location(call, node))
 
 
-class _Budget:
-    """Stops diagram code that runs past its time: checked on each line the code runs (loops re-run lines)."""
+def _resident_bytes() -> int | None:
+    """The process's resident memory (Linux: /proc/self/statm), or None where it cannot be read."""
+    try:
+        with open("/proc/self/statm", "rb") as f:
+            return int(f.read().split()[1]) * _PAGE
+    except (OSError, ValueError, IndexError):
+        return None
 
-    def __init__(self, seconds: float):
+
+_PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+
+
+class _Budget:
+    """Stops diagram code that runs past its time or grows the process past its memory: time is checked on each
+    line the code runs (loops re-run lines), resident memory every few hundred lines."""
+
+    def __init__(self, seconds: float, megabytes: float = SCRIPT_MEGABYTES):
         self.deadline = time.monotonic() + seconds
         self.seconds = seconds
+        self.megabytes = megabytes
+        start = _resident_bytes()
+        self.memory_ceiling = None if start is None else start + int(megabytes * 1024 * 1024)
+        self.lines = 0
 
     def __enter__(self) -> "_Budget":
         self.previous = sys.gettrace()
@@ -141,6 +162,11 @@ class _Budget:
     def _check(self) -> None:
         if time.monotonic() > self.deadline:
             raise ScriptLimit(f"图中代码运行超过 {self.seconds:g} 秒，已停止（请检查脚本或条件中的循环）")
+        self.lines += 1
+        if self.memory_ceiling is not None and self.lines % _MEMORY_EVERY == 0:
+            now = _resident_bytes()
+            if now is not None and now > self.memory_ceiling:
+                raise ScriptLimit(f"图中代码占用内存超过 {self.megabytes:g} MB，已停止（请检查脚本中累积的数据）")
 
 
 def _count(value: Any, budget: list[int]) -> None:

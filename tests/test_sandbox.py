@@ -87,3 +87,14 @@ def test_a_diagram_script_that_opens_a_file_fails_the_step_and_reads_nothing(tmp
             {"person": "zhang_wei", "handler_fault": 1, "severity": "minor"}]})
     assert "top secret" not in engine.serialize(case)
     assert [t.name for t in engine.open_tasks(case)] == ["Task_conclude"]
+
+
+def test_a_script_that_piles_up_data_is_stopped_at_its_memory_limit():
+    """Each loop is within the limited range and the time budget would stop it later; the memory reading stops it
+    first, with a message that says what to fix. A script that keeps little memory runs to its end."""
+    hoarder = "x = []\nfor i in range(999):\n    for j in range(999):\n        x.append(str(i) * 999)\n"
+    with pytest.raises(sandbox.ScriptLimit, match="内存超过 64 MB"):
+        sandbox.execute(hoarder, {})
+    frugal = {"total": 0}
+    sandbox.execute("for i in range(999):\n    total = total + len(str(i) * 999)\n", frugal)
+    assert frugal["total"] == sum(len(str(i) * 999) for i in range(999))
