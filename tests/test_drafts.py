@@ -10,6 +10,7 @@ from service.auth import Principal
 from service.drafts import DraftService, editable_name, form_problems, problem_target
 from service.errors import Conflict, Forbidden, Invalid, NotFound
 from service.store.models import Event
+from tests.steps import case_at_statement
 
 ADMIN = Principal("admin", frozenset({"admin"}))
 OFFICE = Principal("office_li", frozenset({"office"}))
@@ -27,22 +28,10 @@ def _text(drafts: DraftService, draft_id: int, name: str) -> str:
     return drafts.file(ADMIN, draft_id, name).decode("utf-8")
 
 
-def _case_at_statement(services) -> int:
-    svc = services.cases
-    case_id = svc.start_case(OFFICE, {"channel": "inspection", "subject": "wang_fang", "unit": "执法二科",
-                                      "grounds": [7], "summary": "s", "act_date": "2026-05-06"})["id"]
-    for name, data in [("Task_register", {"register": True, "grounds": [7],
-                                          "respondents": [{"person": "wang_fang", "role": "handler", "unit": "执法二科"}]}),
-                       ("Task_investigate", {"facts_found": "f", "evidence": ["e"], "investigators": ["a", "b"],
-                                             "act_date": "2026-05-06"}),
-                       ("Task_conclude", {"conclusion": "c", "findings": [FINDING]})]:
-        task = svc.list_tasks(OFFICE, filters={"case_id": case_id, "name": name}).items[0]
-        svc.complete(OFFICE, task["id"], data)
-    return case_id
 
 
 def test_a_draft_is_a_copy_of_the_live_version_and_reaches_no_case(services, drafts):
-    case_id = _case_at_statement(services)
+    case_id = case_at_statement(services, FINDING)
     live = services.deployments.current()
     draft_id = drafts.create(ADMIN)
     draft = drafts.draft(ADMIN, draft_id)
@@ -112,7 +101,7 @@ def test_the_check_names_each_problem_with_its_element_and_blocks_the_deploy(dra
 
 
 def test_the_loop_save_check_deploy_lists_the_touched_cases_and_scenarios(services, drafts):
-    case_id = _case_at_statement(services)
+    case_id = case_at_statement(services, FINDING)
     live = services.deployments.current()
     draft_id = drafts.create(ADMIN)
     bpmn = _text(drafts, draft_id, BPMN).replace(">P7D</bpmn:timeDuration>", ">P10D</bpmn:timeDuration>")

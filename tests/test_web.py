@@ -15,6 +15,7 @@ from werkzeug.serving import make_server
 from service.auth import Principal
 from service.web import build_services, create_app
 from tests.databases import PASSWORD
+from tests.steps import case_at_statement
 
 ROOT = Path(__file__).resolve().parent.parent
 AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
@@ -340,20 +341,6 @@ FINDING = {"person": "wang_fang", "exemption_ground": None, "handler_fault": 5, 
            "approver_fault": False, "corruption": True, "lost_lawsuit": False, "concealed": False, "severity": "serious"}
 
 
-def _case_at_statement(services) -> int:
-    """A case of one respondent (wang_fang, handler) waiting for her statement on the proposal."""
-    svc = services.cases
-    case_id = svc.start_case(OFFICE, {"channel": "inspection", "subject": "wang_fang", "unit": "执法二科",
-                                      "grounds": [7], "summary": "检查发现程序违法", "act_date": "2026-05-06"})["id"]
-    for name, data in [("Task_register", {"register": True, "grounds": [7],
-                                          "respondents": [{"person": "wang_fang", "role": "handler", "unit": "执法二科"}]}),
-                       ("Task_investigate", {"facts_found": "f", "evidence": ["e"], "investigators": ["a", "b"],
-                                             "act_date": "2026-05-06"}),
-                       ("Task_conclude", {"conclusion": "c", "findings": [FINDING]})]:
-        task = svc.list_tasks(OFFICE, filters={"case_id": case_id, "name": name}).items[0]
-        svc.complete(OFFICE, task["id"], data)
-    return case_id
-
 
 def test_a_form_with_errors_keeps_the_input_and_shows_the_messages(site, page):
     base, services = site
@@ -382,7 +369,7 @@ def test_a_form_with_errors_keeps_the_input_and_shows_the_messages(site, page):
 
 def test_the_case_page_marks_the_active_step_on_the_diagram(site, page, artifacts):
     base, services = site
-    case_id = _case_at_statement(services)
+    case_id = case_at_statement(services, FINDING)
     login(page, base, "office_li")
     page.goto(f"{base}/cases/{case_id}")
     expect(page.locator("#diagram")).to_have_attribute("data-ready", "true", timeout=15000)
@@ -397,7 +384,7 @@ def test_the_case_page_marks_the_active_step_on_the_diagram(site, page, artifact
 
 def test_keyboard_only_completion_of_a_task_form(site, page):
     base, services = site
-    case_id = _case_at_statement(services)
+    case_id = case_at_statement(services, FINDING)
     login(page, base, "wang_fang")
     task = services.cases.list_tasks(Principal("wang_fang"), filters={"case_id": case_id}).items[0]
     link = page.locator(f"a[href='/tasks/{task['id']}']").first
@@ -470,7 +457,7 @@ def test_every_page_text_has_an_english_translation(tmp_path):
 
 def _decided_case(services) -> int:
     """A case whose proposal for wang_fang is before the leading group (she waived her statement)."""
-    case_id = _case_at_statement(services)
+    case_id = case_at_statement(services, FINDING)
     svc = services.cases
     accused = Principal("wang_fang")
     task = svc.list_tasks(accused, filters={"case_id": case_id}).items[0]
@@ -508,7 +495,7 @@ def test_a_reviewer_reads_a_table_tries_it_and_follows_a_rule_to_its_cases(site,
 
 def test_an_owner_uploads_a_broken_diagram_then_a_good_one(site, page, artifacts):
     base, services = site
-    open_case = _case_at_statement(services)
+    open_case = case_at_statement(services, FINDING)
     version_before = services.cases.get_case(OFFICE, open_case)["deployment"]
     login(page, base, "admin")
     page.get_by_role("link", name="流程管理").click()

@@ -16,6 +16,7 @@ from werkzeug.serving import make_server
 
 from service.auth import Principal
 from service.web import build_services, create_app
+from tests.steps import case_at_statement
 from tests.test_drafts import EXPIRY, FINDING
 from tests.test_web import OFFICE, axe, login
 
@@ -48,19 +49,6 @@ def site(sqlite_template, tmp_path_factory):
     services.db.dispose()
     sqlite_template.drop(url)
 
-
-def _case_at_statement(services) -> int:
-    svc = services.cases
-    case_id = svc.start_case(OFFICE, {"channel": "inspection", "subject": "wang_fang", "unit": "执法二科",
-                                      "grounds": [7], "summary": "检查发现程序违法", "act_date": "2026-05-06"})["id"]
-    for name, data in [("Task_register", {"register": True, "grounds": [7],
-                                          "respondents": [{"person": "wang_fang", "role": "handler", "unit": "执法二科"}]}),
-                       ("Task_investigate", {"facts_found": "f", "evidence": ["e"], "investigators": ["a", "b"],
-                                             "act_date": "2026-05-06"}),
-                       ("Task_conclude", {"conclusion": "c", "findings": [FINDING]})]:
-        task = svc.list_tasks(OFFICE, filters={"case_id": case_id, "name": name}).items[0]
-        svc.complete(OFFICE, task["id"], data)
-    return case_id
 
 
 def new_draft(page: Page, base: str, *, check_axe: bool = True) -> None:
@@ -114,7 +102,7 @@ def save_and_check(page: Page) -> None:
 
 def test_an_owner_edits_checks_deploys_and_rolls_back_in_the_browser(site, page, artifacts):
     base, services = site
-    case_id = _case_at_statement(services)
+    case_id = case_at_statement(services, FINDING)
     live = services.deployments.current()
     login(page, base, "admin")
     new_draft(page, base)
