@@ -9,7 +9,6 @@ for new timers every ``poll`` seconds, a cheap indexed query.
 """
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import threading
 from typing import Any

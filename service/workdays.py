@@ -146,7 +146,7 @@ class WorkCalendar:
         """The last day of a limit in days, weeks, months or years that starts the day after ``start``."""
         d = parse_duration(duration) if isinstance(duration, str) else duration
         if d.exact:
-            raise LimitError(f"a limit in hours, minutes or seconds has no last day; use days (P1D)")
+            raise LimitError("a limit in hours, minutes or seconds has no last day; use days (P1D)")
         if counting == WORKING:
             if d.years or d.months:
                 raise LimitError("working days are counted in days or weeks (P15D, P2W), not in months or years")

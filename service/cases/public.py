@@ -8,7 +8,6 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from ..errors import Invalid
 from ..store.repository import Store
 from .base import CaseServiceBase
 from .intake import RECEIPT_ALPHABET

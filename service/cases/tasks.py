@@ -12,7 +12,7 @@ from ..documents import DocumentError
 from ..deployments import VersionUnavailable
 from ..engine import EngineError, ProcessEngine, TaskNotOpen
 from ..engine import Case as WorkflowCase
-from ..errors import Conflict, Invalid, NotFound
+from ..errors import Conflict, Invalid
 from ..forms import FormErrors
 from ..store.paging import BadCursor
 from ..store.repository import Page, Store

@@ -12,7 +12,7 @@ from flask import (Blueprint, Response, abort, current_app, flash, jsonify, redi
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 
-from ..auth import ROLE_NAMES, Principal, verify_password
+from ..auth import ROLE_NAMES, Principal
 from ..deployments import VersionUnavailable
 from ..errors import Conflict, Forbidden, Invalid, NotFound, ServiceError, TooManyAttempts, Unauthenticated
 from ..store.repository import Store
