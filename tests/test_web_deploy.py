@@ -12,6 +12,7 @@ from sqlalchemy import select
 from werkzeug.serving import make_server
 
 from service.auth import Principal
+from service.workdays import WORKING, work_calendar
 from service.store.models import Timer
 from service.web import build_services, create_app
 from tests.test_owners import STATEMENT_TIMER, to_statement
@@ -85,8 +86,9 @@ def test_an_owner_is_refused_a_draft_table_reads_the_diff_moves_a_case_and_rolls
         timers = sorted(t.due for t in s.scalars(select(Timer).where(Timer.case_id == case_id)))
     [opened] = {t["created_at"][:19] for t in services.cases.get_case(Principal("office_li", frozenset({"office"})),
                                                                        case_id)["tasks"] if t["name"] == "Task_statement"}
-    assert all(abs((due - dt.datetime.fromisoformat(opened + "+00:00")).total_seconds() - 10 * 86400) < 2
-               for due in timers)
+    # the statement period counts working days (Task_statement's days = working): 10 of them from the opening day
+    expected = work_calendar().limit_end(dt.datetime.fromisoformat(opened + "+00:00"), "P10D", WORKING)
+    assert timers and all(abs((due - expected).total_seconds()) < 2 for due in timers)
     # the accused's inbox shows the due date the timer will keep
     page.get_by_role("button", name="退出").click()
     login(page, base, "zhang_wei")
