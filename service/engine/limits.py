@@ -115,40 +115,40 @@ def _clock(my_task) -> dt.datetime:
     return now or utcnow()
 
 
-class LimitDurationTimer(DurationTimerEventDefinition):
+class _OnCaseClock:
+    """A timer whose end is fixed once, as an absolute moment, and checked on the case service's clock."""
+
+    def __init__(self, name, expression, counting: str = CALENDAR, **kwargs):
+        super().__init__(name, expression, **kwargs)
+        self.counting = counting
+
+    def _end(self, my_task) -> dt.datetime:
+        raise NotImplementedError
+
+    def has_fired(self, my_task):
+        value = my_task._get_internal_data("event_value")
+        if value is None:
+            value = self._end(my_task).isoformat()
+            my_task._set_internal_data(event_value=value)
+        if dt.datetime.fromisoformat(value) <= _clock(my_task):
+            my_task._set_internal_data(event_fired=True)
+        return my_task._get_internal_data("event_fired", False)
+
+
+class LimitDurationTimer(_OnCaseClock, DurationTimerEventDefinition):
     """A duration timer counted in working or calendar days on the case service's clock."""
 
-    def __init__(self, name, expression, counting: str = CALENDAR, **kwargs):
-        super().__init__(name, expression, **kwargs)
-        self.counting = counting
-
-    def has_fired(self, my_task):
-        value = my_task._get_internal_data("event_value")
-        if value is None:
-            duration = my_task.workflow.script_engine.evaluate(my_task, self.expression)
-            parse_duration(str(duration))
-            value = work_calendar().limit_end(_clock(my_task), str(duration), self.counting).isoformat()
-            my_task._set_internal_data(event_value=value)
-        if dt.datetime.fromisoformat(value) <= _clock(my_task):
-            my_task._set_internal_data(event_fired=True)
-        return my_task._get_internal_data("event_fired", False)
+    def _end(self, my_task) -> dt.datetime:
+        duration = str(my_task.workflow.script_engine.evaluate(my_task, self.expression))
+        parse_duration(duration)
+        return work_calendar().limit_end(_clock(my_task), duration, self.counting)
 
 
-class LimitDateTimer(TimeDateEventDefinition):
+class LimitDateTimer(_OnCaseClock, TimeDateEventDefinition):
     """A date timer: a date ends at the end of that day (office time); checked on the case service's clock."""
 
-    def __init__(self, name, expression, counting: str = CALENDAR, **kwargs):
-        super().__init__(name, expression, **kwargs)
-        self.counting = counting
-
-    def has_fired(self, my_task):
-        value = my_task._get_internal_data("event_value")
-        if value is None:
-            value = as_moment(my_task.workflow.script_engine.evaluate(my_task, self.expression)).isoformat()
-            my_task._set_internal_data(event_value=value)
-        if dt.datetime.fromisoformat(value) <= _clock(my_task):
-            my_task._set_internal_data(event_fired=True)
-        return my_task._get_internal_data("event_fired", False)
+    def _end(self, my_task) -> dt.datetime:
+        return as_moment(my_task.workflow.script_engine.evaluate(my_task, self.expression))
 
 
 class LimitTimerConverter(TimerConditionalEventDefinitionConverter):
