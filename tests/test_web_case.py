@@ -11,8 +11,9 @@ from playwright.sync_api import Page, expect
 from sqlalchemy import func, select
 
 from service.store.models import Event
+from tests.steps import case_at_statement
 from tests.test_commands import run, workdir  # noqa: F401 - fixture
-from tests.test_web import (OFFICE, REPORTER_NAME, _case_at_statement, _decided_case, axe, login,  # noqa: F401
+from tests.test_web import (OFFICE, REPORTER_NAME, FINDING, _decided_case, axe, login,  # noqa: F401
                             site)
 
 
@@ -36,7 +37,7 @@ def _zoom(page: Page) -> float:
 
 def test_the_diagram_fits_its_box_with_zoom_controls_and_the_done_path(site, page, artifacts):
     base, services = site
-    case_id = _case_at_statement(services)
+    case_id = case_at_statement(services, FINDING)
     login(page, base, "office_li")
     page.goto(f"{base}/cases/{case_id}")
     _ready(page)
@@ -200,7 +201,7 @@ def test_the_processes_pages_log_nothing_in_the_console(site, page):
 
 def test_the_case_page_logs_nothing_in_the_console(site, page):
     base, services = site
-    case_id = _case_at_statement(services)
+    case_id = case_at_statement(services, FINDING)
     messages: list[str] = []
     page.on("console", lambda m: messages.append(f"{m.type}: {m.text}"))
     login(page, base, "office_li")

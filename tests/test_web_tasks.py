@@ -7,7 +7,8 @@ import re
 from playwright.sync_api import Page, expect
 
 from service.auth import Principal
-from tests.test_web import OFFICE, _case_at_statement, axe, choose, login, row_input, site  # noqa: F401
+from tests.steps import case_at_statement
+from tests.test_web import OFFICE, FINDING, axe, choose, login, row_input, site  # noqa: F401
 
 LIMIT = "每个文件不超过 20 MB，一次提交合计不超过 60 MB"
 
@@ -115,7 +116,7 @@ def _client(services):
 
 def test_a_finished_task_shows_what_was_submitted_by_whom_and_when(site, page: Page, browser, artifacts):
     base, services = site
-    case_id = _case_at_statement(services)
+    case_id = case_at_statement(services, FINDING)
     accused = Principal("wang_fang")
     task_id = _task_id(services, case_id, "Task_statement", accused)
     login(page, base, "wang_fang")
