@@ -27,6 +27,7 @@ from ..logins import LoginService
 from ..mail import Mailer
 from ..notifications import NotificationService
 from ..reminders import ReminderService
+from .timefmt import local_date, local_time
 from ..store.db import Database
 from ..store.models import utcnow
 
@@ -161,6 +162,8 @@ def create_app(database_url: str | None = None, *, services: Services | None = N
     numerals = ["", "一", "二", "三", "四", "五", "六", "七", "八", "九", "十", "十一", "十二", "十三", "十四", "十五",
                 "十六", "十七", "十八", "十九", "二十"]
     app.jinja_env.filters["cn"] = lambda n: numerals[n] if isinstance(n, int) and 0 < n < len(numerals) else n
+    app.jinja_env.filters["local_time"] = local_time  # stored UTC → office time (Asia/Shanghai unless configured)
+    app.jinja_env.filters["local_date"] = local_date
     app.jinja_env.filters["dict_without"] = lambda d, *keys: {k: v for k, v in d.items() if k not in keys}
 
     @app.context_processor

@@ -12,6 +12,7 @@ from flask import (Blueprint, Response, abort, current_app, flash, jsonify, redi
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 
+from .timefmt import local_time
 from ..auth import ROLE_NAMES, Principal
 from ..deployments import VersionUnavailable
 from ..errors import Conflict, Forbidden, Invalid, NotFound, ServiceError, TooManyAttempts, Unauthenticated
@@ -265,17 +266,7 @@ def _uploads() -> tuple[list[tuple[str, str, bytes]], str | None]:
                     limit=upload_limit())
 
 
-def _local_time(value: str | None) -> str:
-    """A stored UTC time as Beijing time, to the minute."""
-    import datetime as dt
-    if not value:
-        return ""
-    try:
-        from zoneinfo import ZoneInfo
-        when = dt.datetime.fromisoformat(value).astimezone(ZoneInfo("Asia/Shanghai"))
-    except Exception:  # no time zone database: show UTC
-        return value[:16].replace("T", " ") + " UTC"
-    return when.strftime("%Y-%m-%d %H:%M")
+_local_time = local_time  # office time, to the minute
 
 
 # ---------------------------------------------------------------- persons on the pages
