@@ -44,8 +44,9 @@ class TimerWorker:
 
     def run_once(self) -> int:
         """Fire everything due now, then remind and escalate overdue tasks (a period that lapses at its limit ends
-        its task rather than reminding anyone), then render a few waiting documents (more at the next run, at
-        once: timers never wait long behind a queue of documents); how many timers fired."""
+        its task rather than reminding anyone), then render waiting documents, one at a time until a timer comes due
+        (a timer waits behind one render at most; the rest follow at the next run, at once); how many timers
+        fired."""
         total = 0
         while True:
             fired = self.services.cases.fire_due_timers()
@@ -55,10 +56,14 @@ class TimerWorker:
         done = self.services.reminders.run()
         if done.reminded or done.escalated or done.mailed:
             log.info("reminded %d, escalated %d, mailed %d", done.reminded, done.escalated, done.mailed)
-        rendered = self.services.cases.render_pending_documents(limit=10)
+        rendered = self.services.cases.render_pending_documents(limit=10, stop=self._timer_due)
         if rendered:
             log.info("rendered %d document(s)", rendered)
         return total
+
+    def _timer_due(self) -> bool:
+        due = self.services.cases.next_timer()
+        return due is not None and due <= self.services.cases.clock()
 
     def seconds_to_next(self) -> float:
         cases = self.services.cases

@@ -23,10 +23,10 @@ def case_at_statement(services, finding: dict, summary: str = "检查发现程�
 
 def drain_documents(services) -> int:
     """The documents' outbox emptied as the timer worker empties it (its own call, no sleeping): every pending
-    document rendered now; how many were stored."""
+    document rendered now (one that fails is recorded and waits for its next try); how many were tried."""
     total = 0
     while True:
-        stored = services.cases.render_pending_documents()
-        total += stored
-        if not stored:
+        tried = services.cases.render_pending_documents()
+        total += tried
+        if not tried:
             return total

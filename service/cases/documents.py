@@ -20,7 +20,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
-from typing import Any
+from typing import Any, Callable
 
 from ..auth import Principal
 from ..documents import DocumentError, DocumentTemplates, Facts, build
@@ -211,12 +211,15 @@ class DocumentService(CaseServiceBase):
 
     # ---------------------------------------------------------------- rendering (the outbox)
 
-    def render_pending_documents(self, limit: int = 50) -> int:
+    def render_pending_documents(self, limit: int = 50, stop: Callable[[], bool] | None = None) -> int:
         """Render documents waiting for their files, one at a time: each is claimed in a short transaction (FOR
         UPDATE SKIP LOCKED: several workers share the work and never render one twice), rendered outside any
-        transaction and stored; how many were stored. For the timer worker."""
-        stored = 0
+        transaction and stored, or its failure recorded; how many were tried. ``stop`` is asked before each (the
+        timer worker stops when a timer has come due). For the timer worker."""
+        tried = 0
         for _ in range(limit):
+            if stop is not None and stop():
+                break
             now = self.clock()
             with self._write() as store:
                 batch = store.documents_to_render(now, LEASE, RETRY_AFTER, limit=1)
@@ -224,8 +227,9 @@ class DocumentService(CaseServiceBase):
                     break
                 store.claim_documents(batch, now)
                 job = _Job(batch[0])
-            stored += self._render(job)
-        return stored
+            self._render(job)
+            tried += 1
+        return tried
 
     def next_document_render(self) -> dt.datetime | None:
         """When a pending document may next be rendered (for the timer worker's sleep)."""
