@@ -33,13 +33,17 @@ RESPONDENTS = [{"person": "zhang_wei", "role": "handler", "unit": "执法一科"
 FINDINGS = [{"person": "zhang_wei", "handler_fault": 5, "severity": "light"},
             {"person": "wang_fang", "reviewer_missed": True, "severity": "serious"},
             {"person": "liu_yang", "review_lax": True, "severity": "serious"}]
-CHOICES = [{"person": "wang_fang", "measure": "警告处分"}, {"person": "liu_yang", "measure": "警告处分"}]
+CHOICES = [{"person": p, "measure": "警告处分"} for p in ("wang_fang", "liu_yang")]  # the tier offers several
+_YEARS = iter(range(2000, 2100))  # each case its own year of the act: no earlier errors aggravate a later case
 
 
 def _step(svc, who: Principal, case_id: int, name: str, data: dict) -> float:
     (task, *_) = svc.list_tasks(who, filters={"case_id": case_id, "name": name}).items
     start = time.perf_counter()
-    svc.complete(who, task["id"], data)
+    try:
+        svc.complete(who, task["id"], data)
+    except Exception as exc:
+        raise SystemExit(f"{name}: {getattr(exc, 'fields', exc)}")
     return time.perf_counter() - start
 
 
@@ -53,18 +57,19 @@ def _drain(svc) -> float:
 
 def one_case(svc) -> dict[str, tuple[float, float]]:
     """(step, drain after it) in seconds, for the registration step and the approving vote of one case."""
+    act_date = f"{next(_YEARS)}-03-02"
     case_id = svc.start_case(OFFICE, {"channel": "inspection", "subject": "zhang_wei", "unit": "执法一科",
-                                      "grounds": [7], "summary": "s", "act_date": "2026-03-02"})["id"]
+                                      "grounds": [7], "summary": "s", "act_date": act_date})["id"]
     out = {"registration": (_step(svc, OFFICE, case_id, "Task_register",
                                   {"register": True, "grounds": [7], "respondents": RESPONDENTS}), _drain(svc))}
     _step(svc, OFFICE, case_id, "Task_investigate", {"facts_found": "查明的事实", "evidence": ["案卷"],
                                                      "investigators": ["office_li", "office_sun"],
-                                                     "act_date": "2026-03-02"})
+                                                     "act_date": act_date})
     _step(svc, OFFICE, case_id, "Task_conclude", {"conclusion": "结论", "findings": FINDINGS})
     for r in RESPONDENTS:
         _step(svc, Principal(r["person"]), case_id, "Task_statement", {"statement_waived": True})
     _drain(svc)
-    vote = {"vote": "approve", "measure_choices": CHOICES}
+    vote = {"vote": "approve", "measure_choices": CHOICES}  # the serious tiers offer several: the group fixes one
     for member in MEMBERS[:-1]:
         _step(svc, member, case_id, "Task_vote", vote)
     out["approving vote"] = (_step(svc, MEMBERS[-1], case_id, "Task_vote", vote), _drain(svc))
