@@ -1,6 +1,7 @@
 """Documents on the case page in a real browser (issue 13, part 4): a respondent sees only her own notices and her
-decision once served and downloads it; the office sees every document and downloads the Word file. Screenshots of
-the page and of the PDF's pages (pdftoppm) land in the artifacts folder; axe-core finds nothing serious."""
+decision once served and downloads it; the office sees every document and downloads the Word file; a document whose
+files are not made yet says 生成中 and still downloads, one that could not be made tells the office why. Screenshots
+of the page and of the PDF's pages (pdftoppm) land in the artifacts folder; axe-core finds nothing serious."""
 from __future__ import annotations
 
 import datetime as dt
