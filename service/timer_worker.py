@@ -1,11 +1,13 @@
-"""The timer worker: fires due timers (the statement period, the appeal window …) on time, exactly once, and then
-reminds and escalates overdue tasks (:mod:`service.reminders`).
+"""The timer worker: fires due timers (the statement period, the appeal window …) on time, exactly once, then
+reminds and escalates overdue tasks (:mod:`service.reminders`) and renders the files of documents the steps issued
+(the outbox of :mod:`service.cases.documents`).
 
 It sleeps until the next due time instead of polling on a fixed interval. On PostgreSQL, a step that
-schedules a timer sends ``NOTIFY accountability_timers`` when it commits, and every worker listening wakes at
-once and recomputes its next due time; several workers may run (each due case is taken with
-``FOR UPDATE SKIP LOCKED``, so a timer fires once). On SQLite (one machine, one worker) the worker also looks
-for new timers every ``poll`` seconds, a cheap indexed query.
+schedules a timer or issues a document sends ``NOTIFY accountability_timers`` when it commits, and every worker
+listening wakes at once and recomputes its next due time; several workers may run (each due case, and each
+document to render, is taken with ``FOR UPDATE SKIP LOCKED``, so a timer fires once and a document is rendered
+once). On SQLite (one machine, one worker) the worker also looks for new timers and documents every ``poll``
+seconds, cheap indexed queries.
 """
 from __future__ import annotations
 
@@ -42,7 +44,9 @@ class TimerWorker:
 
     def run_once(self) -> int:
         """Fire everything due now, then remind and escalate overdue tasks (a period that lapses at its limit ends
-        its task rather than reminding anyone); how many timers fired."""
+        its task rather than reminding anyone), then render waiting documents, one at a time until a timer comes due
+        (a timer waits behind one render at most; the rest follow at the next run, at once); how many timers
+        fired."""
         total = 0
         while True:
             fired = self.services.cases.fire_due_timers()
@@ -52,10 +56,19 @@ class TimerWorker:
         done = self.services.reminders.run()
         if done.reminded or done.escalated or done.mailed:
             log.info("reminded %d, escalated %d, mailed %d", done.reminded, done.escalated, done.mailed)
+        rendered = self.services.cases.render_pending_documents(limit=10, stop=self._timer_due)
+        if rendered:
+            log.info("rendered %d document(s)", rendered)
         return total
 
+    def _timer_due(self) -> bool:
+        due = self.services.cases.next_timer()
+        return due is not None and due <= self.services.cases.clock()
+
     def seconds_to_next(self) -> float:
-        times = [t for t in (self.services.cases.next_timer(), self.services.reminders.next_due()) if t is not None]
+        cases = self.services.cases
+        times = [t for t in (cases.next_timer(), self.services.reminders.next_due(), cases.next_document_render())
+                 if t is not None]
         if not times:
             return self.max_sleep
         now = self.services.cases.clock()

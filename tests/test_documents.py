@@ -23,6 +23,7 @@ from service.errors import Invalid, NotFound
 from service.store.models import Document, Event
 from service.store.repository import Store
 from tests.concurrency import all_at_once
+from tests.steps import drain_documents
 
 ROOT = Path(__file__).resolve().parent.parent
 OFFICE = Principal("office_li", frozenset({"office"}))
@@ -125,7 +126,9 @@ def test_every_document_of_a_full_case_names_its_person_numbers_and_citations_an
     named(services)
     svc = services.cases
     case_id = full_case(svc)
+    assert drain_documents(services) == 7  # the files follow the steps (the outbox): made by the worker's call
     docs = svc.documents(OFFICE, case_id)
+    assert {d["state"] for d in docs} == {"ready"}
     year = dt.datetime.now(CHINA).year
     assert sorted((d["kind"], d["person"], d["number"]) for d in docs) == sorted([
         ("registration_notice", "zhang_wei", f"明执追立〔{year}〕2号"),
@@ -197,6 +200,7 @@ def test_a_proposal_revised_heavier_brings_that_person_a_second_notice(services,
     year = dt.datetime.now(CHINA).year
     assert notices == [("wang_fang", "1", f"明执追告〔{year}〕1号"), ("zhang_wei", "1", f"明执追告〔{year}〕2号"),
                        ("zhang_wei", "2", f"明执追告〔{year}〕3号")]  # only the person it became heavier for
+    drain_documents(services)
     second = next(d for d in svc.documents(ZHANG, case_id) if d["ref"] == "2")
     for text in texts(svc, ZHANG, case_id, second["id"], tmp_path):
         assert "现重新告知（第2次告知）" in text and "第十二条第（三）项" in text and "严重警告处分" in text

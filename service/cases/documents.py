@@ -5,11 +5,22 @@ Who sees which: staff who see the whole case (the office, the leading group, rev
 of its documents; a respondent sees only the documents addressed to them, and their 处理决定书 only once it has been
 served on them. A respondent with staff roles is a respondent in their own case. No document ever names the
 reporter: documents are made from the office's findings (never the complaint's own words), and any occurrence of
-the reporter's name or contact in those is blotted out before rendering (and the case log says so)."""
+the reporter's name or contact in those is blotted out before rendering (and the case log says so).
+
+An outbox: the step decides everything about a document — that it is due, its number, what it says — and checks
+that the templates take that content (their Jinja, milliseconds), then stores it ``pending``. The PDF and Word
+files (about a second each, WeasyPrint) are rendered after the step's commit, outside any transaction and any case
+lock: by the timer worker (:meth:`DocumentService.render_pending_documents`) or by the first download. A render is
+claimed first (SKIP LOCKED for workers, a conditional UPDATE for a download), so two never render one document at
+once, and stored with a conditional UPDATE, so the first files stored stand. A render that fails is recorded with
+its reason and tried again after :data:`RETRY_AFTER`, at most :data:`MAX_RENDER_ATTEMPTS` times (then ``failed``,
+shown to the office on the case page; a download tries once more, as after a fixed template)."""
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+import logging
+import time
+from typing import Any, Callable
 
 from ..auth import Principal
 from ..documents import DocumentError, DocumentTemplates, Facts, build
@@ -21,6 +32,10 @@ from ..store.models import Case, Document, utcnow
 from ..store.repository import Store
 from .base import CaseServiceBase, iso
 
+log = logging.getLogger("accountability.documents")
+LEASE = dt.timedelta(minutes=2)  # a claim to render older than this died with its renderer: another may take it
+RETRY_AFTER = dt.timedelta(seconds=30)  # a failed render is tried again after this …
+MAX_RENDER_ATTEMPTS = 3  # … at most this many times in all (政策)
 CHINA = dt.timezone(dt.timedelta(hours=8))  # documents are dated in China Standard Time
 FORMATS = {"pdf": "application/pdf",
            "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document"}
@@ -31,9 +46,10 @@ NUMBER_FIELDS = {"decision_number": "decision"}
 
 def issue_due_documents(store: Store, row: Case, engine: ProcessEngine, wf: WorkflowCase,
                         now: dt.datetime | None = None, templates: DocumentTemplates | None = None) -> list[Document]:
-    """Issue every document the case has become due for and not yet received, in the caller's transaction.
+    """Issue every document the case has become due for and not yet received, in the caller's transaction: number,
+    content and log entries now, the files after the commit (pending; see the module's docstring).
 
-    Raises :class:`DocumentError` when a template cannot produce one (the step then fails as a whole)."""
+    Raises :class:`DocumentError` when a template cannot take the content (the step then fails as a whole)."""
     if not engine.per_person:  # a case on a version before the person model finishes without documents
         return []
     templates = templates or DocumentTemplates()
@@ -54,15 +70,16 @@ def issue_due_documents(store: Store, row: Case, engine: ProcessEngine, wf: Work
         number = number_text(spec["number"], issued_on.year, seq)
         facts = gathered.facts(kind, spec, number, issued_on, person, extra)
         content, redacted = redact(build(facts), gathered.secrets)
-        rendered = templates.render(kind, content)
+        template_hash = templates.check(kind, content)
         doc = store.add_document(Document(case_id=row.id, person=person, kind=kind, ref=ref, title=spec["title"],
                                           number=number, year=issued_on.year, seq=seq, issued_on=issued_on.isoformat(),
-                                          created_at=utcnow(), template_hash=rendered.template_hash, content=content,
-                                          pdf=rendered.pdf, docx=rendered.docx))
+                                          created_at=utcnow(), template_hash=template_hash, content=content,
+                                          state="pending", attempts=0))
         store.log(row.id, None, "document_issued", document=kind, title=spec["title"], number=number, person=person)
         if redacted:
             store.log(row.id, None, "document_redacted", document=kind, number=number, person=person)
         out.append(doc)
+    store.wake_timer_workers()  # PostgreSQL: the workers render them as soon as this step commits
     return out
 
 
@@ -163,11 +180,14 @@ class DocumentService(CaseServiceBase):
             if row is None or not self._can_see(store, principal, row):
                 raise NotFound(f"case {case_id} does not exist")
             served = {p.person: p.served_on for p in store.case_persons(case_id)}
-            return [dict(self._document_view(d), served_on=served.get(d.person) if d.kind == "decision" else None)
+            office = principal.has("office") and self._acts_as_staff(store, principal, row)
+            return [dict(self._document_view(d), served_on=served.get(d.person) if d.kind == "decision" else None,
+                         error=d.error if office and d.state != "ready" else None)
                     for d in store.documents(case_id) if self._may_read(store, principal, row, d)]
 
     def document_file(self, principal: Principal, case_id: int, document_id: int, fmt: str) -> tuple[str, str, bytes]:
-        """(file name, content type, bytes) of a document as PDF or DOCX; 404 for anyone who may not read it."""
+        """(file name, content type, bytes) of a document as PDF or DOCX; 404 for anyone who may not read it. A
+        document not rendered yet is rendered now (and stored); 422 with the reason if it cannot be."""
         if fmt not in FORMATS:
             raise NotFound(f"no document format {fmt}")
         with self.db.session() as s:
@@ -179,7 +199,81 @@ class DocumentService(CaseServiceBase):
                 raise NotFound(f"document {document_id} does not exist")
             user = store.user(doc.person)
             name = f"{doc.number}{doc.title}（{(user.display_name if user else None) or doc.person}）.{fmt}"
-            return name, FORMATS[fmt], bytes(getattr(doc, fmt))
+            if doc.state == "ready":
+                return name, FORMATS[fmt], bytes(getattr(doc, fmt))
+            office = principal.has("office") and self._acts_as_staff(store, principal, row)
+        try:
+            return name, FORMATS[fmt], self._render_on_demand(document_id)[fmt]
+        except Invalid as exc:
+            if office:
+                raise
+            raise Invalid(exc.message.split(":")[0], {"": "文书暂时无法生成，请联系领导小组办公室"}) from None
+
+    # ---------------------------------------------------------------- rendering (the outbox)
+
+    def render_pending_documents(self, limit: int = 50, stop: Callable[[], bool] | None = None) -> int:
+        """Render documents waiting for their files, one at a time: each is claimed in a short transaction (FOR
+        UPDATE SKIP LOCKED: several workers share the work and never render one twice), rendered outside any
+        transaction and stored, or its failure recorded; how many were tried. ``stop`` is asked before each (the
+        timer worker stops when a timer has come due). For the timer worker."""
+        tried = 0
+        for _ in range(limit):
+            if stop is not None and stop():
+                break
+            now = self.clock()
+            with self._write() as store:
+                batch = store.documents_to_render(now, LEASE, RETRY_AFTER, limit=1)
+                if not batch:
+                    break
+                store.claim_documents(batch, now)
+                job = _Job(batch[0])
+            self._render(job)
+            tried += 1
+        return tried
+
+    def next_document_render(self) -> dt.datetime | None:
+        """When a pending document may next be rendered (for the timer worker's sleep)."""
+        with self.db.session() as s:
+            return Store(s).next_document_render(LEASE, RETRY_AFTER)
+
+    def _render_on_demand(self, document_id: int) -> dict[str, bytes]:
+        """Both files of a document someone is downloading: rendered now unless another renderer holds it (then
+        waited for); the files stored first are the ones served."""
+        deadline = time.monotonic() + LEASE.total_seconds() + 5
+        while True:
+            job = None
+            with self._write() as store:
+                if store.claim_document(document_id, self.clock(), LEASE):
+                    doc = store.document(document_id)
+                    store.s.refresh(doc)  # with the claim's count of tries
+                    job = _Job(doc)
+            if job is not None:
+                self._render(job)
+            with self.db.session() as s:
+                state, pdf, docx, error = Store(s).document_files(document_id)
+            if state == "ready" and pdf is not None and docx is not None:
+                return {"pdf": bytes(pdf), "docx": bytes(docx)}
+            if job is not None or time.monotonic() > deadline:
+                raise Invalid(f"document {document_id} could not be made: {error}",
+                              {"": f"文书生成失败：{error}。请程序负责人修改文书模板后重试"})
+            time.sleep(0.05)  # another renderer holds it: its files follow in about a second
+
+    def _render(self, job: "_Job") -> int:
+        """Render one claimed document and store its files, or record why not; 1 if stored."""
+        try:
+            rendered = DocumentTemplates().render(job.kind, job.content)
+        except Exception as exc:  # noqa: BLE001 - any renderer failure is recorded on the document, never lost
+            error = (str(exc) if isinstance(exc, DocumentError) else f"{type(exc).__name__}: {exc}")[:1000]
+            final = job.attempts >= MAX_RENDER_ATTEMPTS
+            log.warning("document %s (%s) could not be rendered (try %d): %s", job.id, job.number, job.attempts,
+                        error)
+            with self._write() as store:
+                if store.document_render_failed(job.id, error, self.clock(), final) and final:
+                    store.log(job.case_id, None, "document_failed", document=job.kind, title=job.title,
+                              number=job.number, person=job.person, error=error)
+            return 0
+        with self._write() as store:
+            return int(store.document_rendered(job.id, rendered.pdf, rendered.docx, rendered.template_hash))
 
     def _may_read(self, store: Store, principal: Principal, row: Case, doc: Document) -> bool:
         if self._acts_as_staff(store, principal, row):
@@ -195,7 +289,17 @@ class DocumentService(CaseServiceBase):
     def _document_view(d: Document) -> dict[str, Any]:
         return {"id": d.id, "case_id": d.case_id, "person": d.person, "kind": d.kind, "ref": d.ref, "title": d.title,
                 "number": d.number, "issued_on": d.issued_on, "created_at": iso(d.created_at),
-                "template_hash": d.template_hash}
+                "template_hash": d.template_hash, "state": d.state}
+
+
+class _Job:
+    """What rendering one claimed document needs, taken out of its transaction."""
+
+    __slots__ = ("id", "case_id", "kind", "title", "number", "person", "content", "attempts")
+
+    def __init__(self, doc: Document):
+        self.id, self.case_id, self.kind, self.title = doc.id, doc.case_id, doc.kind, doc.title
+        self.number, self.person, self.content, self.attempts = doc.number, doc.person, dict(doc.content), doc.attempts
 
 
 def prefill_numbers(store: Store, case_id: int, person: str | None, fields: dict[str, Any],

@@ -335,7 +335,9 @@ class Draft(Base):
 
 class Document(Base):
     """A notice or decision issued to one respondent (立案通知, 告知书, 处理决定书, 复查决定书): its number (文号),
-    the facts it was made from, the template version (hash) and both files, fixed when it is issued."""
+    the facts it was made from and the template version (hash), fixed when it is issued; both files follow from
+    those a few seconds later (an outbox: ``pending`` until the timer worker or a download renders them, then
+    ``ready``; ``failed`` with the reason once the renderer has failed :data:`MAX_RENDER_ATTEMPTS` times)."""
 
     __tablename__ = "documents"
 
@@ -352,11 +354,18 @@ class Document(Base):
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     template_hash: Mapped[str] = mapped_column(String(64))  # SHA-256 of the template files and settings used
     content: Mapped[dict[str, Any]] = mapped_column()  # what was printed, as data
-    pdf: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)
-    docx: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)
+    state: Mapped[str] = mapped_column(String(10), default="pending", server_default="ready")  # pending|ready|failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # renders tried
+    claimed_at: Mapped[dt.datetime | None] = mapped_column(nullable=True)  # being rendered since (a lease)
+    failed_at: Mapped[dt.datetime | None] = mapped_column(nullable=True)  # the last render failed at
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)  # why the last render failed
+    pdf: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True, nullable=True)
+    docx: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True, nullable=True)
 
     __table_args__ = (UniqueConstraint("case_id", "kind", "person", "ref", name="uq_documents_case_kind_person_ref"),
-                      UniqueConstraint("kind", "year", "seq", name="uq_documents_kind_year_seq"))
+                      UniqueConstraint("kind", "year", "seq", name="uq_documents_kind_year_seq"),
+                      Index("ix_documents_pending", "id", postgresql_where=text("state = 'pending'"),
+                            sqlite_where=text("state = 'pending'")))
 
 
 class DocumentNumber(Base):

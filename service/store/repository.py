@@ -615,6 +615,65 @@ class Store:
         return set(self.s.execute(select(Document.kind, Document.person, Document.ref)
                                   .where(Document.case_id == case_id)).all())
 
+    # an outbox: documents are issued pending and rendered after the step, by a worker or by a download
+
+    def documents_to_render(self, now: dt.datetime, lease: dt.timedelta, retry_after: dt.timedelta,
+                            limit: int) -> list[Document]:
+        """Pending documents nobody is rendering (no claim younger than ``lease``) and not failed within
+        ``retry_after``, locked for this worker (FOR UPDATE SKIP LOCKED where supported); the caller claims them
+        (:meth:`claim_documents`) before it commits, so another worker passes them by until the lease has passed."""
+        q = (select(Document).where(Document.state == "pending", self._unclaimed(now, lease),
+                                    or_(Document.failed_at.is_(None), Document.failed_at <= now - retry_after))
+             .order_by(Document.id).limit(limit).with_for_update(skip_locked=True))
+        return list(self.s.scalars(q))
+
+    def claim_document(self, document_id: int, now: dt.datetime, lease: dt.timedelta) -> bool:
+        """Claim one document not yet rendered for rendering now, unless someone else's claim is younger than
+        ``lease`` (one conditional UPDATE: of two callers at once, exactly one wins)."""
+        done = self.s.execute(update(Document).where(Document.id == document_id, Document.state != "ready",
+                                                     self._unclaimed(now, lease))
+                              .values(claimed_at=now, attempts=Document.attempts + 1))
+        return done.rowcount == 1
+
+    def claim_documents(self, documents: Sequence[Document], now: dt.datetime) -> None:
+        for doc in documents:
+            doc.claimed_at, doc.attempts = now, doc.attempts + 1
+
+    @staticmethod
+    def _unclaimed(now: dt.datetime, lease: dt.timedelta):
+        return or_(Document.claimed_at.is_(None), Document.claimed_at <= now - lease)
+
+    def document_rendered(self, document_id: int, pdf: bytes, docx: bytes, template_hash: str) -> bool:
+        """Store a document's files unless it has them already (then the first render stands); whether stored."""
+        done = self.s.execute(update(Document).where(Document.id == document_id, Document.state != "ready")
+                              .values(state="ready", pdf=pdf, docx=docx, template_hash=template_hash, error=None,
+                                      claimed_at=None, failed_at=None))
+        return done.rowcount == 1
+
+    def document_render_failed(self, document_id: int, error: str, now: dt.datetime, final: bool) -> bool:
+        """Record why a render failed: ``failed`` when no try is left, else pending for another try."""
+        done = self.s.execute(update(Document).where(Document.id == document_id, Document.state != "ready")
+                              .values(state="failed" if final else "pending", error=error, claimed_at=None,
+                                      failed_at=now))
+        return done.rowcount == 1
+
+    def document_files(self, document_id: int) -> tuple[str, bytes | None, bytes | None, str | None]:
+        """(state, pdf, docx, error) of a document, read fresh from the database."""
+        row = self.s.execute(select(Document.state, Document.pdf, Document.docx, Document.error)
+                             .where(Document.id == document_id)).one()
+        return row.state, row.pdf, row.docx, row.error
+
+    def next_document_render(self, lease: dt.timedelta, retry_after: dt.timedelta) -> dt.datetime | None:
+        """When the next pending document may be rendered (the epoch when one may be now)."""
+        pending = Document.state == "pending"
+        if self.s.scalar(select(Document.id).where(pending, Document.claimed_at.is_(None),
+                                                   Document.failed_at.is_(None)).limit(1)) is not None:
+            return dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+        claimed = self.s.scalar(select(func.min(Document.claimed_at)).where(pending))
+        failed = self.s.scalar(select(func.min(Document.failed_at)).where(pending, Document.claimed_at.is_(None)))
+        times = [t + lease for t in (claimed,) if t] + [t + retry_after for t in (failed,) if t]
+        return min(times) if times else None
+
     def decision_traces_of_table(self, decision: str, table_version: str) -> list[tuple[int, dict[str, Any]]]:
         """(case id, trace) of every evaluation of one decision table's exact content, whatever the deployment."""
         rows = self.s.execute(select(DecisionRecord.case_id, DecisionRecord.trace)

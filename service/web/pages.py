@@ -477,11 +477,14 @@ def attachment(file_id: int):
 @pages.get("/cases/<int:case_id>/documents/<int:document_id>.docx", defaults={"fmt": "docx"})
 @login_required
 def document(case_id: int, document_id: int, fmt: str):
-    """A notice or decision as PDF or Word, for those who may read it (anyone else: 404)."""
+    """A notice or decision as PDF or Word, for those who may read it (anyone else: 404); made now if the worker
+    has not made it yet."""
     try:
         name, content_type, content = services().cases.document_file(principal(), case_id, document_id, fmt)
     except NotFound:
         abort(404)
+    except Invalid as exc:  # not rendered yet, and it cannot be now: the reason, for the office
+        return render_template("error.html", code=422, reason=None, message=exc.message, fields=exc.fields), 422
     from urllib.parse import quote
     return Response(content, mimetype=content_type,
                     headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}",
