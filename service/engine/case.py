@@ -57,6 +57,7 @@ class Case:
 
     def __init__(self, workflow: BpmnWorkflow):
         self._wf = workflow
+        self._saved: str | None = None  # the serialized state while the workflow is unchanged since (see engine)
 
     def _in_state(self, state: int) -> list[Any]:
         """Every task in one of the states, including those on a branch below a task in another state (a
