@@ -332,13 +332,17 @@ class ProcessEngine:
         """Run a step; if anything fails, put the case back exactly as it was and raise EngineError (or
         FormErrors, when a diagram script refused the step with a message on a field)."""
         snapshot = case._saved or self.serialize(case)  # the state the case was restored from, if unchanged since
-        case._saved = None  # the step changes the workflow
+        case.changed()
         now = case._wf.script_engine.now
         try:
-            yield
+            try:
+                yield
+            finally:
+                case.changed()  # the tasks the step added (or, when it failed, the ones put back)
         except Exception as exc:
             case._wf = self._load(snapshot)
             case._wf.script_engine.now = now
+            case.changed()
             case._saved = snapshot
             refusal = _refusal(exc)
             if refusal is not None:
