@@ -102,8 +102,13 @@ class ProcessEngine:
         blank = json.loads(self.serializer.serialize_json(BpmnWorkflow(self.spec, self.subprocess_specs)))
         # the spec is stored once per deployment, not in every case's state
         self._spec_json = json.dumps({"spec": blank["spec"], "subprocess_specs": blank["subprocess_specs"]})
-        # a restored case runs on this engine's own specs (built once per version; SpiffWorkflow keeps no case's
-        # state in them), unless a multi-instance task with a loop cardinality would rewrite its spec per case
+        # A restored case runs on specs restored once per version from that JSON (SpiffWorkflow keeps no case's
+        # state in them) instead of a copy rebuilt on every restore, unless a multi-instance task with a loop
+        # cardinality would rewrite its spec per case. Not on self.spec: the parsed specs are not the same as the
+        # restored ones (a case moved to another version in the middle of the vote did not finish it on them).
+        spec = json.loads(self._spec_json)
+        self._specs = (self.serializer.from_dict(spec["spec"]),
+                       {k: self.serializer.from_dict(v) for k, v in spec["subprocess_specs"].items()})
         self._share_specs = not any(isinstance(t, MultiInstanceTask) and getattr(t, "cardinality", None) is not None
                                     for p in (self.spec, *self.subprocess_specs.values())
                                     for t in p.task_specs.values())
@@ -316,7 +321,7 @@ class ProcessEngine:
         if ("spec" not in dct and self._share_specs
                 and dct.get(self.serializer.VERSION_KEY) == self.serializer.VERSION):
             dct.pop(self.serializer.VERSION_KEY)  # the current format: nothing to migrate
-            dct["spec"], dct["subprocess_specs"] = self.spec, dict(self.subprocess_specs)
+            dct["spec"], dct["subprocess_specs"] = self._specs[0], dict(self._specs[1])
         else:
             if "spec" not in dct:
                 dct.update(json.loads(self._spec_json))  # from_dict mutates its input: parse a fresh copy
