@@ -134,6 +134,11 @@ def measure(kind: str, pg_admin: str | None, runs: int, show: bool, profile: str
                 core[n].append(elapsed - documents[0])
                 floor[n].append(floor_elapsed)
     services.db.dispose()
+    if kind == "postgresql":  # a throwaway database: dropped once measured
+        admin = create_engine(pg_admin, isolation_level="AUTOCOMMIT")
+        with admin.connect() as c:
+            c.execute(text(f'DROP DATABASE IF EXISTS "{make_url(services.db.engine.url).database}" WITH (FORCE)'))
+        admin.dispose()
     out = {"statements": counts, "statements_mean": round(sum(counts.values()) / len(counts), 1),
            "state_kb": {n: round(sizes[n] / 1024, 1) for n in (1, 10)},
            "listing": listing}
