@@ -52,7 +52,8 @@ class CaseServiceBase:
         data = wf.data
         year = int(str(data.get("act_date") or row.act_date)[:4])
         persons = [r["person"] for r in data.get("respondents") or [] if isinstance(r, dict) and r.get("person")]
-        facts = {"errors_by_person": {p: store.count_established(p, year, exclude_case=row.id) + 1 for p in persons},
+        counts = store.count_established_by_person(persons, year, exclude_case=row.id)
+        facts = {"errors_by_person": {p: counts[p] + 1 for p in persons},
                  "leading_group_members": store.usernames_with_role("leading_group"), "case_id": row.id,
                  "today": self.clock().date().isoformat()}
         if not engine.per_person:  # a case on a version before the person model finishes on it
@@ -63,15 +64,12 @@ class CaseServiceBase:
     @staticmethod
     def _check_persons(store: Store, data: dict[str, Any]) -> None:
         """Respondents must be existing accounts: an unknown name is a 422 on its field, nothing is written."""
-        errors: dict[str, str] = {}
-        for name in PERSON_LIST_FIELDS:
-            items = data.get(name)
-            if not isinstance(items, list):
-                continue
-            for i, item in enumerate(items):
-                person = item.get("person") if isinstance(item, dict) else None
-                if isinstance(person, str) and person and store.user(person) is None:
-                    errors[f"{name}[{i}].person"] = f"没有此人员账号：{person}。请从人员名单中选择"
+        named = [(name, i, item["person"]) for name in PERSON_LIST_FIELDS if isinstance(data.get(name), list)
+                 for i, item in enumerate(data[name])
+                 if isinstance(item, dict) and isinstance(item.get("person"), str) and item["person"]]
+        known = store.existing_usernames(p for _, _, p in named) if named else set()
+        errors = {f"{name}[{i}].person": f"没有此人员账号：{person}。请从人员名单中选择"
+                  for name, i, person in named if person not in known}
         if errors:
             raise Invalid("unknown persons", errors)
 
@@ -80,7 +78,8 @@ class CaseServiceBase:
         """Write the case's new state and everything derived from it, in the caller's transaction."""
         data = wf.data
         open_tasks = engine.open_tasks(wf)
-        store.save_state(row.id, engine.serialize(wf))
+        # Reads come first and the state is written last, so the ORM's writes go out in as few flushes as can be
+        # (at the timers' read, then at the state's UPDATE): one UPDATE per task and one of the case.
         added, finished = store.sync_tasks(row.id, [self._index_row(t) for t in open_tasks], completed, actor,
                                            now=self.clock())
         for t in finished:
@@ -90,6 +89,13 @@ class CaseServiceBase:
             store.log(row.id, None, "task_opened", task=t.name, title=t.title, role=t.role, assignee=t.assignee,
                       person=t.person)
         store.replace_timers(row.id, [(t.task_id, t.name, t.due) for t in engine.pending_timers(wf)])
+        disq = data.get("disqualification")
+        if disq:
+            entries = disq.get("entries")
+            if entries is None:  # a version before the person model: its persons and the subject's unit
+                entries = [{"person": p, "unit": (disq.get("units") or [None])[0], "year": disq["year"]}
+                           for p in disq.get("persons", [])]
+            store.record_disqualification(row.id, entries)
         for key in CASE_FIELDS_FROM_DATA:
             if data.get(key) not in (None, ""):
                 setattr(row, key, data[key])
@@ -108,13 +114,7 @@ class CaseServiceBase:
             end = wf.end_event
             row.status, row.end_event, row.closed_at = "closed", end[1] if end else None, self.clock()
             store.log(row.id, None, "closed", end=row.end_event)
-        disq = data.get("disqualification")
-        if disq:
-            entries = disq.get("entries")
-            if entries is None:  # a version before the person model: its persons and the subject's unit
-                entries = [{"person": p, "unit": (disq.get("units") or [None])[0], "year": disq["year"]}
-                           for p in disq.get("persons", [])]
-            store.record_disqualification(row.id, entries)
+        store.save_state(row.id, engine.serialize(wf))
         store.s.flush()
 
     @staticmethod
@@ -166,12 +166,13 @@ class CaseServiceBase:
             return True
         return any(t.assignee == principal.username for t in store.case_tasks(row.id))
 
-    def _visible_task(self, store: Store, principal: Principal, task_id: str) -> tuple[Task, Case]:
+    def _visible_task(self, store: Store, principal: Principal, task_id: str,
+                      staff: bool | None = None) -> tuple[Task, Case]:
         task = store.task(task_id)
         if task is None:
             raise NotFound(f"task {task_id} does not exist")
         row = store.case(task.case_id)
-        staff = self._acts_as_staff(store, principal, row)
+        staff = self._acts_as_staff(store, principal, row) if staff is None else staff
         mine = task.assignee == principal.username or (staff and task.assignee is None and task.role in principal.roles)
         if not mine:
             if staff:
@@ -179,13 +180,15 @@ class CaseServiceBase:
             raise NotFound(f"task {task_id} does not exist")
         return task, row
 
-    def _actionable_task(self, store: Store, principal: Principal, task_id: str) -> tuple[Task, Case]:
-        """A task the caller may act on now, with its case locked for the rest of the write transaction."""
-        task = store.task(task_id)
-        if task is not None:
-            store.lock_case(task.case_id)
-        task, row = self._visible_task(store, principal, task_id)
+    def _actionable_task(self, store: Store, principal: Principal, task_id: str,
+                         with_state: bool = False) -> tuple[Task, Case]:
+        """A task the caller may act on now, with its case locked for the rest of the write transaction
+        (``with_state``: its serialized workflow read with the lock, for a step)."""
+        row = store.lock_case_of_task(task_id, with_state=with_state)
+        if row is None:
+            raise NotFound(f"task {task_id} does not exist")
         staff = self._acts_as_staff(store, principal, row)
+        task, row = self._visible_task(store, principal, task_id, staff)
         if not (task.assignee == principal.username or (staff and task.assignee is None and task.role in principal.roles)):
             if not staff and task.assignee is None:
                 raise Forbidden(f"task {task_id} is not yours: you are a respondent of this case")

@@ -116,13 +116,14 @@ class TaskService(CaseServiceBase):
         become evidence in the same transaction as the step: a refused or failed step attaches nothing."""
         files = [self._checked_file(*f) for f in files or []]
         with self._write() as store:
-            task, row = self._actionable_task(store, principal, task_id)
+            task, row = self._actionable_task(store, principal, task_id, with_state=True)
             if task.claimed_by not in (None, principal.username):
                 raise Conflict(f"task {task_id} is claimed by {task.claimed_by}")
             if isinstance(data, dict):
                 self._check_persons(store, data)
             engine = self.deployments.engine(row.deployment_id)
-            waiting = store.draft_attachments(task_id, principal.username)
+            drafts = store.draft_attachments(task_id, None)  # usually none: then nothing to delete
+            waiting = [a for a in drafts if a.uploaded_by == principal.username]
             files = self._new_files(waiting, files)
             names = [a.filename for a in waiting] + [name for name, _, _ in files]
             schema = engine.forms.schema(task.form_key) if task.form_key else {}
@@ -138,6 +139,11 @@ class TaskService(CaseServiceBase):
                 raise Conflict(f"task {task_id} is no longer open") from None
             except (EngineError, DecisionError) as exc:
                 raise Invalid(f"the step could not be completed: {exc}", {"": str(exc)}) from None
+            # anyone else's files for this task were never sent with a step; the caller's become evidence. (Deleted
+            # before anything is written: the writes below go to the database together, at the step's one flush.)
+            if len(drafts) > len(waiting):
+                store.drop_draft_attachments(task_id, keep=[a.id for a in waiting])
+            store.drop_drafts(task_id)
             store.log(row.id, principal.username, "completed", task=task.name, title=task.title,
                       fields=sorted(data), person=task.person)
             for att in waiting:
@@ -146,9 +152,6 @@ class TaskService(CaseServiceBase):
             for name, content_type, content in files:
                 store.add_attachment(row.id, task_id, name, content_type, content, principal.username)
                 store.log(row.id, principal.username, "attached", file=name, size=len(content), task=task.name)
-            store.s.flush()
-            store.drop_draft_attachments(task_id)  # anyone else's files for this task were never sent with a step
-            store.drop_drafts(task_id)
             task.data = to_json(data)
             store.add_decision_records(row.id, row.deployment_id, step.traces)
             for trace in step.traces:
@@ -175,7 +178,8 @@ class TaskService(CaseServiceBase):
                 case_ids = store.due_timer_cases(now, limit=1, skip=unavailable)
                 if not case_ids:
                     break
-                row = store.lock_case(case_ids[0])  # held already: this re-reads the case and its tasks fresh
+                # held already: this re-reads the case and its tasks fresh (and its state, for the step)
+                row = store.lock_case(case_ids[0], with_state=True)
                 try:
                     engine = self.deployments.engine(row.deployment_id)
                 except VersionUnavailable:

@@ -57,11 +57,19 @@ class Case:
 
     def __init__(self, workflow: BpmnWorkflow):
         self._wf = workflow
+        self._saved: str | None = None  # the serialized state while the workflow is unchanged since (see engine)
+        self._tasks: list[Any] | None = None  # every task of the workflow, until a step changes which there are
+
+    def changed(self) -> None:
+        """The workflow was changed (a step ran, or a move to another version): forget what was read of it."""
+        self._saved = self._tasks = None
 
     def _in_state(self, state: int) -> list[Any]:
         """Every task in one of the states, including those on a branch below a task in another state (a
         non-interrupting timer's branch sits below its waiting timer, which SpiffWorkflow's filter skips)."""
-        return [t for t in self._wf.get_tasks() if t.state & state]
+        if self._tasks is None:  # the walk over every task: done once between two steps
+            self._tasks = self._wf.get_tasks()
+        return [t for t in self._tasks if t.state & state]
 
     @property
     def data(self) -> dict[str, Any]:

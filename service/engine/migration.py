@@ -116,6 +116,7 @@ def migrate(source: "ProcessEngine", case: Case, target: "ProcessEngine", *, rec
 
     waiting = _waiting(source, case)
     wf = case._wf
+    case.changed()  # the workflow is changed in place below
     top, subs = diff_workflow(source.serializer.registry, wf, target.spec, target.subprocess_specs)
     migrate_workflow(top, wf, target.spec)
     for sp_id, sub_diff in subs.items():

@@ -98,9 +98,20 @@ class ProcessEngine:
         # a version from before the person model names no respondents and counts Art. 11(3) for its subject only
         self.per_person = any(b"errors_by_person" in data for data in bundle.bpmn.values())
         self.serializer = _serializer()
+        self._state_serializer = _serializer(with_spec=False)
         blank = json.loads(self.serializer.serialize_json(BpmnWorkflow(self.spec, self.subprocess_specs)))
         # the spec is stored once per deployment, not in every case's state
         self._spec_json = json.dumps({"spec": blank["spec"], "subprocess_specs": blank["subprocess_specs"]})
+        # A restored case runs on specs restored once per version from that JSON (SpiffWorkflow keeps no case's
+        # state in them) instead of a copy rebuilt on every restore, unless a multi-instance task with a loop
+        # cardinality would rewrite its spec per case. Not on self.spec: the parsed specs are not the same as the
+        # restored ones (a case moved to another version in the middle of the vote did not finish it on them).
+        spec = json.loads(self._spec_json)
+        self._specs = (self.serializer.from_dict(spec["spec"]),
+                       {k: self.serializer.from_dict(v) for k, v in spec["subprocess_specs"].items()})
+        self._share_specs = not any(isinstance(t, MultiInstanceTask) and getattr(t, "cardinality", None) is not None
+                                    for p in (self.spec, *self.subprocess_specs.values())
+                                    for t in p.task_specs.values())
 
     @classmethod
     def from_folders(cls, processes: Path, forms: Path, **kwargs) -> "ProcessEngine":
@@ -287,20 +298,34 @@ class ProcessEngine:
     # ---------------------------------------------------------------- persistence
 
     def serialize(self, case: Case) -> str:
-        """The case's state as JSON, without the process spec (the deployment holds that once)."""
-        state = json.loads(self.serializer.serialize_json(case._wf))
-        state.pop("spec", None)
-        state.pop("subprocess_specs", None)
-        return json.dumps(state, ensure_ascii=False, separators=(",", ":"))
+        """The case's state as JSON, without the process spec (the deployment holds that once; it is not even
+        converted). The case remembers it: a step that starts from it needs no snapshot of its own."""
+        ser = self._state_serializer
+        ser.registry._encoder_mode = True  # as BpmnWorkflowSerializer.serialize_json does
+        try:
+            dct = ser.to_dict(case._wf)
+            dct[ser.VERSION_KEY] = ser.VERSION
+            state = json.dumps(dct, cls=ser._encoder_cls, ensure_ascii=False, separators=(",", ":"))
+        finally:
+            ser.registry._encoder_mode = False
+        case._saved = state
+        return state
 
     def restore(self, state: str) -> Case:
-        return Case(self._load(state))
+        case = Case(self._load(state))
+        case._saved = state  # unchanged until a step runs: the step's snapshot
+        return case
 
     def _load(self, state: str) -> BpmnWorkflow:
         dct = json.loads(state)
-        if "spec" not in dct:
-            dct.update(json.loads(self._spec_json))  # from_dict mutates its input: parse a fresh copy
-        self.serializer.migrate(dct)
+        if ("spec" not in dct and self._share_specs
+                and dct.get(self.serializer.VERSION_KEY) == self.serializer.VERSION):
+            dct.pop(self.serializer.VERSION_KEY)  # the current format: nothing to migrate
+            dct["spec"], dct["subprocess_specs"] = self._specs[0], dict(self._specs[1])
+        else:
+            if "spec" not in dct:
+                dct.update(json.loads(self._spec_json))  # from_dict mutates its input: parse a fresh copy
+            self.serializer.migrate(dct)
         workflow = self.serializer.from_dict(dct)
         workflow.script_engine = CaseScriptEngine(self.catalog)  # never serialized: re-attach the sandbox
         return workflow
@@ -311,13 +336,19 @@ class ProcessEngine:
     def _atomic(self, case: Case, form_key: str = "") -> Iterator[None]:
         """Run a step; if anything fails, put the case back exactly as it was and raise EngineError (or
         FormErrors, when a diagram script refused the step with a message on a field)."""
-        snapshot = self.serializer.serialize_json(case._wf)
+        snapshot = case._saved or self.serialize(case)  # the state the case was restored from, if unchanged since
+        case.changed()
         now = case._wf.script_engine.now
         try:
-            yield
+            try:
+                yield
+            finally:
+                case.changed()  # the tasks the step added (or, when it failed, the ones put back)
         except Exception as exc:
             case._wf = self._load(snapshot)
             case._wf.script_engine.now = now
+            case.changed()
+            case._saved = snapshot
             refusal = _refusal(exc)
             if refusal is not None:
                 raise FormErrors(form_key, {refusal.field: refusal.message}) from None

@@ -8,7 +8,9 @@ import datetime as dt
 from typing import Any, Mapping
 
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine, TaskDataEnvironment
+from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
+from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter, WorkflowConverter
 from SpiffWorkflow.bpmn.serializer.default.task_spec import BpmnTaskSpecConverter
 from SpiffWorkflow.bpmn.serializer.helpers.spec import TaskSpecConverter
 from SpiffWorkflow.bpmn.parser.util import full_tag
@@ -218,8 +220,21 @@ class CaseParser(CamundaParser):
     }
 
 
-def _serializer() -> BpmnWorkflowSerializer:
+class StateOnlyWorkflowConverter(BpmnWorkflowConverter):
+    """A workflow without its process specs (a case's state: the deployment holds the specs once)."""
+
+    def to_dict(self, workflow):
+        dct = WorkflowConverter.to_dict(self, workflow)
+        dct["subprocesses"] = self.mapping_to_dict(workflow.subprocesses)
+        dct["bpmn_events"] = self.registry.convert(workflow.bpmn_events)
+        return dct
+
+
+def _serializer(with_spec: bool = True) -> BpmnWorkflowSerializer:
+    """The serializer of cases; ``with_spec=False``: one that leaves the specs out (see StateOnlyWorkflowConverter)."""
     config = dict(CAMUNDA_CONFIG)
+    if not with_spec:
+        config[BpmnWorkflow] = StateOnlyWorkflowConverter
     config[DecisionTask] = DecisionTaskConverter
     config[PassThroughTask] = BpmnTaskSpecConverter
     config[LimitDurationTimer] = LimitTimerConverter

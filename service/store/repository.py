@@ -6,7 +6,7 @@ import datetime as dt
 from typing import Any, Iterable, Sequence
 
 from sqlalchemy import Integer, and_, case, delete, func, insert, or_, select, text, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from .paging import Page, SortKey, after, capped_count, decode_cursor, encode_cursor, top
 from .models import (Attachment, Case, CasePerson, CaseState, DecisionRecord, Deployment, DeploymentActivation,
@@ -25,12 +25,22 @@ CASE_SORT: SortKey = ((Case.id, True),)
 
 
 class Store:
+    """One transaction's reads and writes. Under a case's lock (:meth:`lock_case`) it keeps what it read of that
+    case — the case, its tasks, its respondents and its state — and answers later reads of them from memory: no
+    one else changes them until the transaction ends, and its own writes go through the same objects."""
+
     def __init__(self, session: Session):
         self.s = session
+        self._locked: dict[int, Case] = {}  # held, so the identity map keeps them
+        self._tasks: dict[int, list[Task]] = {}  # a locked case's tasks, new ones included
+        self._persons: dict[int, dict[str, CasePerson]] = {}  # a case's respondents once read
+        self._states: dict[int, str] = {}  # a case's serialized workflow once read or written
 
     # ------------------------------------------------------------------ users
     def user(self, username: str) -> User | None:
-        return self.s.scalar(select(User).where(User.username == username))
+        """The account with its roles, in one query."""
+        return self.s.scalars(select(User).options(joinedload(User.role_rows))
+                              .where(User.username == username)).unique().first()
 
     def add_user(self, username: str, *, display_name: str = "", unit: str | None = None,
                  password_hash: str | None = None, roles: Iterable[str] = (), email: str | None = None) -> User:
@@ -43,6 +53,11 @@ class Store:
 
     def set_roles(self, user: User, roles: Iterable[str]) -> None:
         user.role_rows = [UserRole(role=r) for r in sorted(set(roles))]
+
+    def existing_usernames(self, usernames: Iterable[str]) -> set[str]:
+        """Which of these are accounts (one query for a whole list)."""
+        names = list(set(usernames))
+        return set(self.s.scalars(select(User.username).where(User.username.in_(names)))) if names else set()
 
     def users(self) -> list[User]:
         return list(self.s.scalars(select(User).order_by(User.username)))
@@ -113,26 +128,63 @@ class Store:
     def case(self, case_id: int) -> Case | None:
         return self.s.get(Case, case_id)
 
-    def lock_case(self, case_id: int) -> Case | None:
+    def lock_case(self, case_id: int, *, with_state: bool = False) -> Case | None:
         """Take the case's row lock for this transaction and re-read the case and its task index: steps on one
         case (e.g. the members' simultaneous votes) then run one after the other on fresh state. (SQLite's write
-        transaction already holds the database lock.)"""
-        row = self.s.scalar(select(Case).where(Case.id == case_id).with_for_update()
-                            .execution_options(populate_existing=True))
-        if row is not None:
-            # fetched, not only executed: the ORM refreshes the loaded tasks (e.g. a claim) as it reads the rows
-            self.s.scalars(select(Task).where(Task.case_id == case_id)
-                           .execution_options(populate_existing=True)).all()
+        transaction already holds the database lock.) ``with_state``: read the serialized workflow in the same
+        statement (:meth:`state` then answers from memory)."""
+        return self._lock(Case.id == case_id, with_state)
+
+    def lock_case_of_task(self, task_id: str, *, with_state: bool = False) -> Case | None:
+        """:meth:`lock_case` for the case of a task, found in the same statement (None: no such task)."""
+        return self._lock(Case.id == select(Task.case_id).where(Task.id == task_id).scalar_subquery(), with_state)
+
+    def _lock(self, where: Any, with_state: bool) -> Case | None:
+        # SQLite only: its write transaction holds the database lock from BEGIN IMMEDIATE, so the state read with
+        # the case is the latest. PostgreSQL re-reads only the locked row when the lock was waited for (the joined
+        # state would be the one from before the other step): there :meth:`state` reads it after the lock.
+        with_state = with_state and self.s.bind.dialect.name == "sqlite"
+        q = select(Case, CaseState.state) if with_state else select(Case)
+        if with_state:
+            q = q.outerjoin(CaseState, CaseState.case_id == Case.id)
+        q = q.where(where).with_for_update(of=Case).execution_options(populate_existing=True)
+        found = self.s.execute(q).first()
+        if found is None:
+            return None
+        row = found[0]
+        if with_state and found[1] is not None:
+            self._states[row.id] = found[1]
+        self._locked[row.id] = row
+        # fetched, not only executed: the ORM refreshes the loaded tasks (e.g. a claim) as it reads the rows
+        self._tasks[row.id] = list(self.s.scalars(select(Task).where(Task.case_id == row.id)
+                                                  .execution_options(populate_existing=True)))
         return row
 
     def case_by_receipt(self, code: str) -> Case | None:
         return self.s.scalar(select(Case).where(Case.receipt_code == code))
 
     def state(self, case_id: int) -> str:
+        if case_id in self._states:
+            return self._states[case_id]
         return self.s.scalar(select(CaseState.state).where(CaseState.case_id == case_id))
 
     def save_state(self, case_id: int, state: str) -> None:
         self.s.execute(update(CaseState).where(CaseState.case_id == case_id).values(state=state))
+        self._states[case_id] = state
+
+    def count_established_by_person(self, persons: Iterable[str], year: int,
+                                    exclude_case: int | None) -> dict[str, int]:
+        """:meth:`count_established` for several persons in one query (each person present, 0 when none)."""
+        persons = list(dict.fromkeys(persons))
+        if not persons:
+            return {}
+        q = (select(CasePerson.person, func.count()).where(CasePerson.person.in_(persons), CasePerson.year == year,
+                                                           CasePerson.established.is_(True))
+             .group_by(CasePerson.person))
+        if exclude_case is not None:
+            q = q.where(CasePerson.case_id != exclude_case)
+        counts = dict(self.s.execute(q).all())
+        return {p: counts.get(p, 0) for p in persons}
 
     def count_established(self, person: str, year: int, exclude_case: int | None) -> int:
         """Art. 11(3): the person's established (decided, not revoked) errors of that calendar year, in any role."""
@@ -170,20 +222,29 @@ class Store:
                                                                     CasePerson.case_id.in_(list(case_ids)))))
 
     def case_persons(self, case_id: int) -> list[CasePerson]:
-        return list(self.s.scalars(select(CasePerson).where(CasePerson.case_id == case_id)))
+        return list(self._case_persons(case_id).values())
 
     def case_person(self, case_id: int, person: str) -> CasePerson | None:
-        return self.s.get(CasePerson, (case_id, person))
+        return self._case_persons(case_id).get(person)
+
+    def _case_persons(self, case_id: int) -> dict[str, CasePerson]:
+        """The case's respondents, read once per transaction (kept up to date by :meth:`sync_case_persons`)."""
+        if case_id not in self._persons:
+            self._persons[case_id] = {p.person: p for p in self.s.scalars(select(CasePerson)
+                                                                         .where(CasePerson.case_id == case_id))}
+        return self._persons[case_id]
 
     def sync_case_persons(self, case_id: int, year: int, respondents: Sequence[dict[str, Any]],
                           outcomes: dict[str, dict[str, Any]]) -> None:
         """Keep one row per respondent with their own outcome (``outcomes`` by person)."""
-        rows = {r.person: r for r in self.case_persons(case_id)}
+        known = self._case_persons(case_id)
+        rows = dict(known)
         for r in respondents:
             row = rows.pop(r["person"], None)
             if row is None:
                 row = CasePerson(case_id=case_id, person=r["person"])
                 self.s.add(row)
+                known[r["person"]] = row
             outcome = outcomes.get(r["person"])
             row.role, row.unit, row.year = r["role"], r["unit"], year
             row.outcome = outcome
@@ -191,6 +252,7 @@ class Store:
             row.served_on = (outcome or {}).get("served_on")
         for row in rows.values():  # no longer a respondent (e.g. corrected at registration)
             self.s.delete(row)
+            del known[row.person]
 
     def cases(self, *, filters: dict[str, Any], visible_to_subject: str | None, page: int, per_page: int,
               search: str | None = None, staff_member: str | None = None, cursor: str | None = None) -> Page:
@@ -226,6 +288,8 @@ class Store:
         return self.s.get(Task, task_id)
 
     def case_tasks(self, case_id: int) -> list[Task]:
+        if case_id in self._tasks:  # a locked case: read with the lock, new ones added since
+            return sorted(self._tasks[case_id], key=lambda t: (t.created_at, t.id))
         return list(self.s.scalars(select(Task).where(Task.case_id == case_id).order_by(Task.created_at, Task.id)))
 
     def sync_tasks(self, case_id: int, open_now: Sequence[dict[str, Any]], completed: str | None,
@@ -235,8 +299,11 @@ class Store:
 
         Returns (added, finished)."""
         now = now or utcnow()
-        current = {t.id: t for t in self.s.scalars(select(Task).where(Task.case_id == case_id,
-                                                                         Task.state == "open"))}
+        if case_id in self._tasks:  # a locked case: its tasks are in memory
+            current = {t.id: t for t in self._tasks[case_id] if t.state == "open"}
+        else:
+            current = {t.id: t for t in self.s.scalars(select(Task).where(Task.case_id == case_id,
+                                                                             Task.state == "open"))}
         wanted = {t["id"]: t for t in open_now}
         finished = []
         for tid, row in current.items():
@@ -255,6 +322,8 @@ class Store:
                            created_at=now, escalate_at=t.get("escalate_at"))
                 self.s.add(row)
                 added.append(row)
+        if case_id in self._tasks:
+            self._tasks[case_id].extend(added)
         return added, finished
 
     def claim(self, task_id: str, username: str) -> bool:
@@ -549,15 +618,20 @@ class Store:
              .order_by(Attachment.id))
         return list(self.s.execute(q).all())
 
-    def draft_attachments(self, task_id: str, username: str) -> list[Attachment]:
-        """Files a person sent with a refused submission of a task, kept for their next try."""
-        return list(self.s.scalars(select(Attachment).where(Attachment.task_id == task_id,
-                                                            Attachment.uploaded_by == username,
-                                                            Attachment.draft.is_(True)).order_by(Attachment.id)))
+    def draft_attachments(self, task_id: str, username: str | None) -> list[Attachment]:
+        """Files a person sent with a refused submission of a task, kept for their next try (``None``: everyone's)."""
+        q = select(Attachment).where(Attachment.task_id == task_id, Attachment.draft.is_(True))
+        if username is not None:
+            q = q.where(Attachment.uploaded_by == username)
+        return list(self.s.scalars(q.order_by(Attachment.id)))
 
     def drop_draft_attachments(self, task_id: str, username: str | None = None,
-                               ids: Iterable[int] | None = None) -> None:
+                               ids: Iterable[int] | None = None, keep: Iterable[int] = ()) -> None:
+        """Delete a task's files still waiting for a step (one person's, or these ``ids``; never those in ``keep``)."""
         q = delete(Attachment).where(Attachment.task_id == task_id, Attachment.draft.is_(True))
+        keep = list(keep)
+        if keep:
+            q = q.where(Attachment.id.not_in(keep))
         if username is not None:
             q = q.where(Attachment.uploaded_by == username)
         if ids is not None:
