@@ -13,6 +13,7 @@ from sqlalchemy import select
 from service.auth import Principal
 from service.store.models import Document, Notification
 from service.web import build_services, create_app
+from tests.databases import PASSWORD
 from tests.test_api import Api
 from tests.test_documents import REPORTER, WANG, ZHANG, docx_text, named, public_case, serve, step, to_decision
 from tests.test_persons_service import decided_case, serve_all, step as persons_step
@@ -316,3 +317,33 @@ def test_a_respondent_never_sees_the_reporter_in_documents_notifications_or_repo
             texts.append(docx_text(response.data) + response.headers["Content-Disposition"])
         assert texts[0].count('"person"') >= 2
         no_reporter("\n".join(texts), user)
+
+
+def test_the_notifications_page_pages_with_the_shared_pager(svc, clock):
+    """The page reads the same paged list: previous and next, numbers around this page, ``unread`` kept."""
+    with svc.db.session() as s, s.begin():
+        s.add_all([Notification(username="office_li", kind="reminder", title=f"任务{i:02d}号", created_at=clock())
+                   for i in range(55)])
+    app = create_app(services=svc, config={"TESTING": True, "SECRET_KEY": "pager", "WTF_CSRF_ENABLED": False,
+                                           "RATELIMIT_ENABLED": False})
+    client = app.test_client()
+    assert client.post("/login", data={"username": "office_li", "password": PASSWORD}).status_code == 302
+    first = client.get("/notifications?unread=1").get_data(as_text=True)
+    assert "任务54号" in first and "任务05号" in first and "任务04号" not in first
+    assert 'href="/notifications?unread=1&amp;page=2" rel="next"' in first
+    second = client.get("/notifications?unread=1&page=2").get_data(as_text=True)
+    assert "任务04号" in second and "任务05号" not in second and 'rel="prev"' in second and 'rel="next"' not in second
+
+
+def test_every_api_route_and_method_is_in_the_openapi_document(api):
+    """So the schemathesis run (tests/test_fuzz.py) reaches each of them; anonymous callers are told to use Basic."""
+    import re
+    routes = {(re.sub(r"<(?:[a-z]+:)?([a-z_]+)>", r"{\1}", r.rule[len("/api/v1"):]).replace("{fmt}", "{format}"), m)
+              for r in api.client.application.url_map.iter_rules() if r.rule.startswith("/api/v1/")
+              for m in r.methods - {"HEAD", "OPTIONS"}}
+    doc = api.ok(api.get(None, "/openapi.json"))
+    described = {(path, method.upper()) for path, ops in doc["paths"].items() for method in ops}
+    assert routes == described
+    for path in ("/notifications", "/reports/statistics", "/cases/1/documents", "/cases/1/documents/1.pdf"):
+        response = api.get(None, path)
+        assert response.status_code == 401 and "Basic" in response.headers["WWW-Authenticate"], path
