@@ -6,9 +6,11 @@ from typing import Any, Callable
 
 from .auth import Principal
 from .cases.base import _WriteTransaction, iso
-from .errors import NotFound
+from .cases.tasks import CURSOR_MESSAGE
+from .errors import Invalid, NotFound
 from .store.db import Database
 from .store.models import utcnow
+from .store.paging import BadCursor
 from .store.repository import Page, Store
 
 
@@ -17,12 +19,17 @@ class NotificationService:
         self.db = db
         self.clock = clock
 
-    def list(self, principal: Principal, *, unread_only: bool = False, page: int = 1, per_page: int = 50) -> Page:
+    def list(self, principal: Principal, *, unread_only: bool = False, page: int = 1, per_page: int = 50,
+             cursor: str | None = None) -> Page:
+        """The caller's own, newest first (at most 200 a page); ``cursor``: the page after the one that handed it
+        out. A cursor this list did not hand out is Invalid."""
         with self.db.session() as s:
-            result = Store(s).notifications(principal.username, unread_only=unread_only, page=max(page, 1),
-                                            per_page=min(max(per_page, 1), 200))
-            items = [self._view(n) for n in result.items]
-        return Page(items, result.total, result.page, result.per_page)
+            try:
+                result = Store(s).notifications(principal.username, unread_only=unread_only, page=max(page, 1),
+                                                per_page=min(max(per_page, 1), 200), cursor=cursor)
+            except BadCursor:
+                raise Invalid("the cursor is not one this list handed out", {"cursor": CURSOR_MESSAGE}) from None
+            return result.with_items([self._view(n) for n in result.items])
 
     def unread(self, principal: Principal) -> int:
         with self.db.session() as s:

@@ -136,6 +136,27 @@ TABLE: dict[tuple[str, str], dict[str, Any]] = {
     ("GET", "/api/v1/cases/<int:case_id>"): {"kind": "case", "expect": {
         "anon": 401, "staff": 200, "officer": 404, "resp_task": 200, "resp_before": 404, "staff_resp_task": 200,
         "staff_resp_before": 404}},
+    # a case's documents: the list and one document (the first respondent's 立案通知书) as on the case page
+    ("GET", "/api/v1/cases/<int:case_id>/documents"): {"kind": "case", "expect": {
+        "anon": 401, "staff": 200, "officer": 404, "resp_task": 200, "resp_before": 404, "staff_resp_task": 200,
+        "staff_resp_before": 404}},
+    ("GET", "/api/v1/cases/<int:case_id>/documents/<int:document_id>"): {"kind": "case", "expect": {
+        "anon": 401, "staff": 200, "officer": 404, "resp_task": 200, "resp_before": 404, "staff_resp_task": 404,
+        "staff_resp_before": 404}},
+    ("GET", "/api/v1/cases/<int:case_id>/documents/<int:document_id>.<fmt>"): {
+        "kind": "case", "args": {"fmt": "docx"}, "expect": {
+            "anon": 401, "staff": 200, "officer": 404, "resp_task": 200, "resp_before": 404, "staff_resp_task": 404,
+            "staff_resp_before": 404}},
+    ("GET", "/api/v1/notifications"): {"kind": "global", "expect": every(200, anon=401)},
+    ("POST", "/api/v1/notifications/read-all"): {"kind": "global", "expect": every(200, anon=401)},
+    ("POST", "/api/v1/notifications/<int:notification_id>/read"): {"kind": "global",
+                                                                   "args": {"notification_id": 999999},
+                                                                   "expect": every(404, anon=401)},
+    ("GET", "/api/v1/reports/filters"): {"kind": "global", "expect": staff_only(401, 403) | {"admin": 403}},
+    ("GET", "/api/v1/reports/statistics"): {"kind": "global", "expect": staff_only(401, 403) | {"admin": 403}},
+    ("GET", "/api/v1/reports/compliance"): {"kind": "global", "expect": staff_only(401, 403) | {"admin": 403}},
+    ("GET", "/api/v1/reports/register"): {"kind": "global", "expect": staff_only(401, 403) | {"admin": 403}},
+    ("GET", "/api/v1/reports/watch-list"): {"kind": "global", "expect": staff_only(401, 403) | {"admin": 403}},
     ("GET", "/api/v1/tasks/<task_id>"): {"kind": "task", "expect": {
         "anon": 401, "mine_open": 200, "mine_done": 200, "staff_view": 200, "staff_done": 200, "hidden": 404}},
     ("POST", "/api/v1/tasks/<task_id>/claim"): {"kind": "task", "expect": {
@@ -388,8 +409,8 @@ def test_route_role_relation_matrix(site):
             elif kind == "case":
                 key = "file_id" if "file_id" in rule else "case_id"
                 ids = world.files if key == "file_id" else world.cases
-                calls = [(case_class(actor, c), {key: ids[c], "document_id": world.documents[c]}, f"case {c}")
-                         for c in world.cases]
+                calls = [(case_class(actor, c), {key: ids[c], "document_id": world.documents[c],
+                                                 **entry.get("args", {})}, f"case {c}") for c in world.cases]
             else:
                 calls = [(task_class(actor, t), {"task_id": t.id}, t) for t in world.tasks]
             for cls, args, target in calls:

@@ -399,4 +399,5 @@ class Notification(Base):
     email_tried_at: Mapped[dt.datetime | None] = mapped_column()  # the last try (a claim by one worker)
     email_error: Mapped[str | None] = mapped_column(String(300))
 
-    __table_args__ = (Index("ix_notifications_user_read", "username", "read_at"),)
+    __table_args__ = (Index("ix_notifications_user_read", "username", "read_at"),
+                      Index("ix_notifications_user_id", "username", "id"))  # a person's list, newest first

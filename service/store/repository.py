@@ -22,6 +22,7 @@ TASK_SORTS: dict[str, SortKey] = {
     "case": ((Task.case_id, True), (Task.created_at, False), (Task.id, False)),
 }
 CASE_SORT: SortKey = ((Case.id, True),)
+NOTIFICATION_SORT: SortKey = ((Notification.id, True),)
 
 
 class Store:
@@ -469,13 +470,24 @@ class Store:
         self.s.add(row)
         return row
 
-    def notifications(self, username: str, *, unread_only: bool, page: int, per_page: int) -> Page:
-        q = select(Notification).where(Notification.username == username)
+    def notifications(self, username: str, *, unread_only: bool, page: int, per_page: int,
+                      cursor: str | None = None) -> Page:
+        """A person's notifications, newest first, read in the order of (username, id). ``cursor`` (a page's
+        ``next_cursor``) starts after that page instead of at ``page``; the count stops at COUNT_CAP. Raises
+        paging.BadCursor for a cursor this list did not hand out."""
+        q = select(Notification.id).where(Notification.username == username)
         if unread_only:
             q = q.where(Notification.read_at.is_(None))
-        total = self.s.scalar(select(func.count()).select_from(q.subquery())) or 0
-        items = list(self.s.scalars(q.order_by(Notification.id.desc()).limit(per_page).offset((page - 1) * per_page)))
-        return Page(items, total, page, per_page)
+        total, capped = capped_count(self.s, [q])
+        offset = (page - 1) * per_page
+        if cursor:
+            q, offset = q.where(after(NOTIFICATION_SORT, decode_cursor(cursor, "notifications",
+                                                                       NOTIFICATION_SORT))), 0
+        ids = list(self.s.scalars(top([q], NOTIFICATION_SORT, per_page + 1, offset)))
+        more, ids = len(ids) > per_page, ids[:per_page]
+        rows = {n.id: n for n in self.s.scalars(select(Notification).where(Notification.id.in_(ids)))} if ids else {}
+        next_cursor = encode_cursor("notifications", [ids[-1]]) if more else None
+        return Page([rows[i] for i in ids], total, page, per_page, capped, next_cursor)
 
     def notification(self, notification_id: int) -> Notification | None:
         return self.s.get(Notification, notification_id)

@@ -180,6 +180,7 @@ def create_app(database_url: str | None = None, *, services: Services | None = N
         return response
 
     from .api import api
+    from .api_records import api_records
     from .notifications import notifications
     from .pages import pages
     from .owners import owners
@@ -187,11 +188,13 @@ def create_app(database_url: str | None = None, *, services: Services | None = N
     from .modeler import modeler
     from .reports import reports
     app.register_blueprint(api)
+    app.register_blueprint(api_records)
     app.register_blueprint(reports)
     app.register_blueprint(reviewers)
     app.register_blueprint(owners)
     app.register_blueprint(modeler)  # the in-browser modeler and its drafts (/processes/edit)
     csrf.exempt(api)  # the API authenticates every request with HTTP Basic: no cookies, no CSRF
+    csrf.exempt(api_records)
     app.register_blueprint(pages)
     app.register_blueprint(notifications)
 

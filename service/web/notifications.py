@@ -25,8 +25,9 @@ def index():
     unread_only = request.args.get("unread") == "1"
     result = services().notifications.list(current_user.principal, unread_only=unread_only, page=page_arg(),
                                            per_page=50)
-    from .pages import _local_time, officers
-    return render_template("notifications.html", page=result, unread_only=unread_only, local_time=_local_time, people=officers())
+    from .pages import _local_time, _page_url, officers
+    return render_template("notifications.html", page=result, unread_only=unread_only, local_time=_local_time,
+                           people=officers(), page_url=_page_url("notifications.index"))
 
 
 @notifications.post("/notifications/<int:notification_id>/read")

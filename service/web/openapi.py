@@ -252,3 +252,9 @@ OPENAPI: dict[str, Any] = {
         },
     },
 }
+
+# documents, notifications, registers and statistics (service/web/api_records.py)
+from .openapi_records import PATHS, SCHEMAS  # noqa: E402 - it builds on the helpers above
+
+OPENAPI["paths"].update(PATHS)
+OPENAPI["components"]["schemas"].update(SCHEMAS)
