@@ -1,13 +1,13 @@
 """a person's notifications read newest first from an index (the JSON API pages them by cursor)
 
-Revision ID: 0011_api_notifications
-Revises: 0010_scale
+Revision ID: 0012_api_notifications
+Revises: 0011_outbox
 Create Date: 2026-11-26
 """
 from alembic import op
 
-revision = '0011_api_notifications'
-down_revision = '0010_scale'
+revision = '0012_api_notifications'
+down_revision = '0011_outbox'
 branch_labels = None
 depends_on = None
 
