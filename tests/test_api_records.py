@@ -14,6 +14,7 @@ from service.auth import Principal
 from service.store.models import Document, Notification
 from service.web import build_services, create_app
 from tests.databases import PASSWORD
+from tests.steps import drain_documents
 from tests.test_api import Api
 from tests.test_documents import REPORTER, WANG, ZHANG, docx_text, named, public_case, serve, step, to_decision
 from tests.test_persons_service import decided_case, serve_all, step as persons_step
@@ -52,8 +53,11 @@ def test_documents_list_details_and_files_as_each_caller_may_read_them(api, svc)
     named(svc)
     case_id = public_case(svc.cases)
     to_decision(svc.cases, case_id)
+    # documents are rendered after their step (the outbox): listed at once as pending, then ready
+    assert {d["state"] for d in api.ok(api.get("office_li", f"/cases/{case_id}/documents"))["items"]} == {"pending"}
+    drain_documents(svc)
     listed = api.ok(api.get("office_li", f"/cases/{case_id}/documents"))
-    assert listed["case_id"] == case_id
+    assert listed["case_id"] == case_id and {d["state"] for d in listed["items"]} == {"ready"}
     docs = listed["items"]
     by = {(d["kind"], d["person"]): d for d in docs}
     assert sorted(by) == [("decision", "wang_fang"), ("decision", "zhang_wei"), ("hearing_notice", "wang_fang"),

@@ -36,12 +36,13 @@ ROLES = {"office_li": {"office"}, **{m: {"leading_group"} for m in MEMBERS}}
 #   UPDATE the case (its version: the conflict check, once); the documents the case has been issued (SELECT).
 # PostgreSQL has no BEGIN statement and reads the state after the lock (a statement of its own).
 # A step that opens tasks adds their INSERT; one that decides adds the decision records (one a row on SQLite);
-# one that issues a document adds its number, its person and the document (tests/test_documents.py).
+# one that issues a document adds its number, its person and the document (tests/test_documents.py); on
+# PostgreSQL also one NOTIFY that wakes the timer worker to render it (the documents' outbox).
 # Before these were pinned the ten steps took 290 statements on SQLite (34, 25, 45, 26, 23, 23, 33, 28, 26, 27)
 # and 271 on PostgreSQL: the task and its case read twice, the respondents once per check, one Art. 11(3) count
 # per person, the state in a SELECT of its own, the task and the case each updated twice, a user read per person.
 MOST = {"sqlite": [23, 16, 35, 19, 14, 14, 23, 19, 19, 18],  # 200 in all
-        "postgresql": [22, 15, 26, 16, 14, 14, 22, 19, 18, 17]}  # 183 in all
+        "postgresql": [23, 15, 27, 16, 14, 14, 23, 19, 18, 17]}  # 186 in all (three steps issue documents: +1 NOTIFY)
 
 
 def counted(services) -> list[str]:
@@ -63,5 +64,6 @@ def test_a_completion_issues_no_more_statements_than_pinned(services):
         seen.clear()
         services.cases.complete(who, task["id"], data)
         per_step.append((name, len(seen)))
-    assert all(n <= most for (_, n), most in zip(per_step, MOST[dialect])), (per_step, MOST[dialect])
+    over = [(name, n, most) for (name, n), most in zip(per_step, MOST[dialect]) if n > most]
+    assert not over, f"steps over their pinned count (step, now, pinned): {over}"
     assert services.cases.get_case(li, case_id)["status"] == "closed"
