@@ -51,7 +51,7 @@ PATHS: dict[str, Any] = {
                 "application/pdf": {"schema": {"type": "string", "format": "binary"}},
                 "application/vnd.openxmlformats-officedocument.wordprocessingml.document":
                     {"schema": {"type": "string", "format": "binary"}}}},
-                "422": _json(_ref("Error"), "A format other than pdf or docx"), **ERRORS},
+                "422": _json(_ref("Error"), "A format other than pdf or docx, or a document whose rendering failed"), **ERRORS},
         }
     },
     "/notifications": {
@@ -131,6 +131,10 @@ SCHEMAS: dict[str, Any] = {
         "issued_on": {"type": "string", "format": "date"}, "created_at": {"type": "string", "format": "date-time"},
         "served_on": {"type": ["string", "null"], "description": "a decision: when it was served on the person"},
         "template_hash": {"type": "string"},
+        "state": {"type": "string", "enum": ["pending", "ready", "failed"],
+                  "description": "pending: rendered a few seconds after its step (a download renders it at once); "
+                                 "failed: rendering failed after its tries (the office sees why in error)"},
+        "error": {"type": ["string", "null"], "description": "why rendering failed (office only)"},
         "links": {"type": "object", "required": ["pdf", "docx"], "properties": {
             "pdf": {"type": "string"}, "docx": {"type": "string"}}, "description": "download paths"}}},
     "DocumentList": {"type": "object", "required": ["case_id", "items"], "properties": {
