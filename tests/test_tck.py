@@ -505,7 +505,7 @@ def test_decision_services_and_imports_are_refused_at_load():
     service = '<decisionService id="s" name="S"><outputDecision href="#d"/></decisionService>'
     assert "decisionService 'S': 不支持决策服务" in _refusal("1", extra=service)
     imp = '<import name="other" namespace="http://example.org/o" importType="' + DMN13 + '"/>'
-    assert "import 'other': imports of other models are not supported" in _refusal("1", extra=imp)
+    assert "import 'other': 不支持导入其他模型" in _refusal("1", extra=imp)
 
 
 def test_a_type_the_engine_has_no_values_for_is_refused_wherever_it_is_declared():
