@@ -388,7 +388,7 @@ def test_date_takes_a_string_a_date_or_year_month_day_and_refuses_other_arities_
     assert _decide("date(s)", {"s": "2017-02-30"}, types={"s": "string"}) is None
     assert _decide("date(2017, 2, 30)") is None
     assert "调用 date() 时给了 2 个参数；它需要 1 或 3 个" in _refusal("date(2017, 1)")
-    assert "date() with 0 arguments" in _refusal("date()")
+    assert "date() 时给了 0 个参数" in _refusal("date()")
 
 
 def test_a_date_the_engine_cannot_hold_is_an_error_not_null():
