@@ -5,9 +5,13 @@ from dataclasses import dataclass, field
 
 from werkzeug.security import check_password_hash, generate_password_hash
 
-ROLES = ("office", "leading_group", "admin", "reviewer")
-ROLE_NAMES = {"office": "领导小组办公室", "leading_group": "领导小组成员", "admin": "系统管理员", "reviewer": "合规审查"}
+ROLES = ("office", "leading_group", "admin", "reviewer", "owner")
+ROLE_NAMES = {"office": "领导小组办公室", "leading_group": "领导小组成员", "admin": "系统管理员", "reviewer": "合规审查",
+              "owner": "流程负责人"}
 STAFF_ROLES = frozenset({"office", "leading_group", "admin", "reviewer"})
+# who may manage the process files: versions, the modeler's drafts and their checks, deploy, rollback, moving cases.
+# An owner (流程负责人) does only that: no case, task or table pages of staff, nothing else of the administrator's.
+PROCESS_OWNER_ROLES = frozenset({"admin", "owner"})
 
 
 @dataclass(frozen=True)
@@ -25,6 +29,11 @@ class Principal:
     @property
     def is_staff(self) -> bool:
         return bool(self.roles & STAFF_ROLES)
+
+    @property
+    def owns_processes(self) -> bool:
+        """May manage the process files (role admin or owner)."""
+        return bool(self.roles & PROCESS_OWNER_ROLES)
 
     @property
     def sees_reporter(self) -> bool:

@@ -9,6 +9,7 @@ from typing import Any
 
 import click
 
+from .auth import ROLES
 from .decisions import Catalog, DecisionError, DmnLoadError, load_catalog, needed_inputs
 from .deployments import deployed_dir, forms_dir, processes_dir
 
@@ -197,7 +198,7 @@ def user() -> None:
 
 @user.command("add")
 @click.argument("name")
-@click.option("--role", "roles", multiple=True, type=click.Choice(["office", "leading_group", "admin", "reviewer"]),
+@click.option("--role", "roles", multiple=True, type=click.Choice(list(ROLES)),
               help="May be given several times. Without a role: an ordinary officer (who can be a subject).")
 @click.option("--unit", help="The user's section or unit.")
 @click.option("--display-name", help="The name shown in pages.")
@@ -347,7 +348,7 @@ def demo(password: str) -> None:
     _deploy(services, by="demo")
     accounts = load_demo(services, password)
     roles = {"office": "领导小组办公室", "leading_group": "领导小组", "admin": "系统管理员", "reviewer": "合规审查",
-             "officer": "执法人员"}
+             "owner": "流程负责人", "officer": "执法人员"}
     click.echo(f"演示账号（密码均为 {password}）：")
     click.echo(f"  {'账号':<10} {'角色':<12} 说明")
     for username, role, note in accounts:

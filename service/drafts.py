@@ -51,8 +51,8 @@ class DraftService:
 
     @staticmethod
     def _check_owner(principal: Principal) -> None:
-        if not principal.has("admin"):
-            raise Forbidden("drafts of the process files are for administrators (procedure owners)")
+        if not principal.owns_processes:
+            raise Forbidden("drafts of the process files are for procedure owners (roles admin, owner)")
 
     def _write(self):
         return self.cases._write()  # the case service's write transaction (BEGIN IMMEDIATE on SQLite)
@@ -331,10 +331,10 @@ def form_problems(text: str) -> list[dict[str, Any]]:
         except RecursionError:
             out.append({"path": [], "message": "JSON Schema：嵌套过深"})
     for message in check_schema(schema):
-        if message.startswith("not a valid JSON Schema") and out:
+        if message.startswith("不是有效的 JSON Schema") and out:
             continue  # already listed, with its path
         path: list[Any] = []
-        if message.startswith("field '"):
-            path = ["properties", message.split("'")[1]]
+        if message.startswith("字段“"):
+            path = ["properties", message.split("“")[1].split("”")[0]]
         out.append({"path": path, "message": message})
     return out

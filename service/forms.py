@@ -52,13 +52,13 @@ def load_form_json(data: str | bytes) -> Any:
         try:
             data = data.decode("utf-8-sig")
         except UnicodeDecodeError:
-            raise ValueError("the file is not UTF-8 text") from None
+            raise ValueError("文件不是 UTF-8 文本") from None
     if not json_depth_within(data, FORM_MAX_DEPTH):
-        raise ValueError(f"nested more than {FORM_MAX_DEPTH} levels deep (objects or lists inside each other)")
+        raise ValueError(f"嵌套超过 {FORM_MAX_DEPTH} 层（对象或列表相互嵌套）")
     try:
         return json.loads(data)
     except RecursionError:
-        raise ValueError("nested too deeply") from None
+        raise ValueError("嵌套过深") from None
 
 
 class FormErrors(Exception):
@@ -175,23 +175,23 @@ class FormLibrary:
 def check_schema(schema: dict[str, Any]) -> list[str]:
     """Problems with a form file itself (used by `accountability validate`)."""
     if not isinstance(schema, dict):
-        return ['a form must be a JSON object ({"$schema": ..., "type": "object", ...})']
+        return ['表单必须是一个 JSON 对象（{"$schema": ..., "type": "object", ...}）']
     problems = []
     if schema.get("$schema") != SCHEMA_DRAFT:
-        problems.append(f'"$schema" must be "{SCHEMA_DRAFT}"')
+        problems.append(f'"$schema" 必须是 "{SCHEMA_DRAFT}"')
     try:
         Draft202012Validator.check_schema(schema)
     except RecursionError:
-        problems.append("not a valid JSON Schema: nested too deeply")
+        problems.append("不是有效的 JSON Schema：嵌套过深")
         return problems
     except Exception as exc:  # jsonschema.SchemaError
-        problems.append(f"not a valid JSON Schema: {getattr(exc, 'message', exc)}")
+        problems.append(f"不是有效的 JSON Schema，请按提示修改：“{getattr(exc, 'message', exc)}”")
         return problems
     if schema.get("type") != "object":
-        problems.append('a form must be an object schema ("type": "object")')
+        problems.append('表单必须是对象类型的 schema（"type": "object"）')
     if not schema.get("title"):
-        problems.append("a form needs a title")
+        problems.append("表单需要标题（title）")
     for name, prop in (schema.get("properties") or {}).items():
         if not isinstance(prop, dict) or not prop.get("title"):
-            problems.append(f"field '{name}' needs a title (the label people see)")
+            problems.append(f"字段“{name}”需要标题（title，即用户看到的标签）")
     return problems

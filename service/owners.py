@@ -31,8 +31,8 @@ class OwnerService:
 
     @staticmethod
     def _check(principal: Principal) -> None:
-        if not principal.has("admin"):
-            raise Forbidden("the process versions are for administrators (procedure owners)")
+        if not principal.owns_processes:
+            raise Forbidden("the process versions are for procedure owners (roles admin, owner)")
 
     def versions(self, principal: Principal) -> list[dict[str, Any]]:
         """Every version, newest first: who deployed it, its files, its open cases, whether it is the live one,

@@ -224,9 +224,9 @@ def _forbidden_statements(source: str) -> None:
         return  # compile_restricted reports it
     for node in ast.walk(tree):
         if isinstance(node, ast.While):
-            raise SandboxError(f"line {node.lineno}: while loops are not allowed in diagram scripts")
+            raise SandboxError(f"第 {node.lineno} 行：流程图脚本中不允许 while 循环（请改用 for 循环）")
         if isinstance(node, (ast.Import, ast.ImportFrom)):
-            raise SandboxError(f"line {node.lineno}: imports are not allowed in diagram scripts")
+            raise SandboxError(f"第 {node.lineno} 行：流程图脚本中不允许 import")
 
 
 def compile_expression(expression: str):
@@ -251,7 +251,7 @@ def compile_script(script: str):
 
 def _check_source(source: str) -> None:
     if len(source) > MAX_SOURCE:
-        raise SandboxError(f"diagram code is limited to {MAX_SOURCE} characters")
+        raise SandboxError(f"流程图中的代码最多 {MAX_SOURCE} 个字符")
 
 
 def _visible(variables: Mapping[str, Any]) -> dict[str, Any]:

@@ -44,10 +44,10 @@ def collect(paths: list[Path]) -> tuple[FileSet, list[Problem]]:
     files, problems = FileSet(), []
     for p in paths:
         if not p.exists():
-            problems.append(Problem(str(p), "", "no such file or folder"))
+            problems.append(Problem(str(p), "", "没有这个文件或文件夹：请检查路径"))
             continue
         if not p.is_dir() and p.suffix not in KINDS:
-            problems.append(Problem(str(p), "", "not a process file: give .bpmn, .dmn or form .json files, or folders"))
+            problems.append(Problem(str(p), "", "不是流程文件：请给出 .bpmn、.dmn 或表单 .json 文件，或者包含它们的文件夹"))
             continue
         for f in sorted(p.iterdir()) if p.is_dir() else [p]:
             if f.suffix in KINDS:
@@ -93,19 +93,19 @@ def validate(paths: list[Path], *, default_processes: Path, default_forms: Path)
         try:
             schema = load_form_json(f.read_bytes())
         except (OSError, ValueError) as exc:
-            problems.append(Problem(str(f), "", f"not valid JSON: {exc}"))
+            problems.append(Problem(str(f), "", f"不是有效的 JSON，请改正语法：“{exc}”", getattr(exc, "lineno", None)))
             continue
         if not isinstance(schema, dict):
-            problems.append(Problem(str(f), "", "a form must be a JSON object"))
+            problems.append(Problem(str(f), f"form '{f.stem}'", "表单必须是一个 JSON 对象（{\"$schema\": ..., \"type\": \"object\", ...}）"))
             continue
         forms[f.stem] = schema
         form_paths[f.stem] = f
         if f in files.forms:
-            problems += [Problem(str(f), "", msg) for msg in check_schema(schema)]
+            problems += [Problem(str(f), f"form '{f.stem}'", msg) for msg in check_schema(schema)]
 
     if files.bpmn:
         parsed = check_bpmn(files.bpmn)
-        problems += [Problem(file or "", element, message) for file, element, message in parsed]
+        problems += [Problem(file or "", element, message, line) for file, element, message, line in parsed]
         given = {f.resolve() for f in files.bpmn}
         context = [f for f in sorted(default_processes.glob("*.bpmn")) if f.resolve() not in given]
         if all(_well_formed(f) for f in files.bpmn + context):
@@ -166,21 +166,21 @@ def _check_diagrams(checked: list[Path], context: list[Path], catalog: Catalog, 
         for task in root.iterfind(".//bpmn:userTask", NS):
             key = task.get(f"{{{CAMUNDA_NS}}}formKey")
             if not key:
-                add(task, "user task without camunda:formKey: name the form in forms/ that it shows")
+                add(task, "用户任务没有 camunda:formKey：请填写它显示的表单（forms/ 中的表单名）")
             elif key not in forms:
-                add(task, f"unknown form key '{key}': there is no forms/{key}.json")
+                add(task, f"表单“{key}”不存在（没有 forms/{key}.json）：请改为已有的表单，或先建这个表单")
             else:
                 used_forms.add(key)
             groups = [g.strip() for g in (task.get(f"{{{CAMUNDA_NS}}}candidateGroups") or "").split(",") if g.strip()]
             assignee = task.get(f"{{{CAMUNDA_NS}}}assignee")
             for g in groups:
                 if g not in ROLES:
-                    add(task, f"unknown role '{g}' in camunda:candidateGroups (roles: {', '.join(ROLES)})")
+                    add(task, f"camunda:candidateGroups 中的角色“{g}”不存在：可用的角色是 {'、'.join(ROLES)}")
             if not groups and not assignee:
-                add(task, "no one can work on this task: set camunda:candidateGroups "
-                          f"({' or '.join(ROLES)}) or camunda:assignee (e.g. ${{subject}})")
+                add(task, "没有人能办理这个任务：请设置 camunda:candidateGroups"
+                          f"（{'或'.join(ROLES)}）或 camunda:assignee（例如 ${{subject}}）")
             if assignee and not _ASSIGNEE.match(assignee.strip()):
-                add(task, f"camunda:assignee '{assignee}' must be a username or a variable like ${{subject}}")
+                add(task, f"camunda:assignee“{assignee}”必须是用户名或变量，例如 ${{subject}}")
             for problem in limit_problems(task.get(f"{{{CAMUNDA_NS}}}dueDate"), _properties(task)):
                 add(task, problem)
 
@@ -197,13 +197,13 @@ def _check_diagrams(checked: list[Path], context: list[Path], catalog: Catalog, 
                 default = gw.get("default")
                 for fl in outgoing:
                     if fl.find("bpmn:conditionExpression", NS) is None and fl.get("id") != default:
-                        add(fl, f"flow out of gateway '{gw.get('name') or gw.get('id')}' has no condition and is "
-                                f"not the gateway's default: add a condition or make it the default flow")
+                        add(fl, f"网关“{gw.get('name') or gw.get('id')}”的这条出口连线既没有条件，也不是网关的默认连线："
+                                f"请加上条件，或把它设为默认连线")
 
         for fl in flows.values():
             cond = fl.find("bpmn:conditionExpression", NS)
             if cond is not None:
-                _check_expression(add, fl, (cond.text or "").strip(), "condition")
+                _check_expression(add, fl, (cond.text or "").strip(), "条件")
 
         for process in root.iterfind("bpmn:process", NS):  # the escalation threshold for every task
             for problem in limit_problems(None, _properties(process)):
@@ -224,7 +224,7 @@ def _check_diagrams(checked: list[Path], context: list[Path], catalog: Catalog, 
                     add(event, problem)
                     continue
                 expression = timer_expression(text, el.get("language"))
-                _check_expression(add, event, expression, f"timer {kind}")
+                _check_expression(add, event, expression, f"定时器 {kind}")
                 problem = timer_problem(kind, expression)
                 if problem:
                     add(event, problem)
@@ -233,12 +233,12 @@ def _check_diagrams(checked: list[Path], context: list[Path], catalog: Catalog, 
             script = task.find("bpmn:script", NS)
             code = script.text if script is not None and script.text else ""
             if not code.strip():
-                add(task, "script task without a script")
+                add(task, "脚本任务没有脚本：请写上脚本，或改用其他任务类型")
                 continue
             try:
                 sandbox.compile_script(code)
             except sandbox.SandboxError as exc:
-                add(task, f"the script does not compile in the sandbox: {exc}")
+                add(task, f"脚本无法在沙箱中编译，请按提示修改：“{exc}”")
             provided |= assigned_names(code)
 
         for task in root.iterfind(".//bpmn:businessRuleTask", NS):
@@ -255,29 +255,29 @@ def _check_diagrams(checked: list[Path], context: list[Path], catalog: Catalog, 
         for call in root.iterfind(".//bpmn:callActivity", NS):
             called = call.get("calledElement")
             if not called or called not in process_ids:
-                add(call, f"calls process '{called}', which none of the files defines "
-                          f"(known: {', '.join(sorted(process_ids))})")
+                add(call, f"调用的流程“{called}”在这组文件中没有定义：请改为已有的流程"
+                          f"（已有：{'、'.join(sorted(process_ids))}）")
 
     known = {d.id for d in catalog.decisions}
     for f, task, ref in decisions_used:
         if f not in checked:
             continue
         if ref not in known:
-            problems.append(Problem(str(f), task.get("id") or "", f"decision '{ref}' does not exist "
-                                    f"(known decisions: {', '.join(sorted(known)) or 'none'})", task.sourceline))
+            problems.append(Problem(str(f), task.get("id") or "", f"决策“{ref}”不存在：请改为已有的决策"
+                                    f"（已有：{'、'.join(sorted(known)) or '无'}）", task.sourceline))
             continue
         for name in needed_inputs(catalog.find(ref)):
             if name not in provided:
                 problems.append(Problem(str(f), task.get("id") or "",
-                                        f"decision '{ref}' reads '{name}', which no form, intake field, script or "
-                                        f"system fact provides", task.sourceline))
+                                        f"决策“{ref}”读取“{name}”，但没有任何表单、受理字段、脚本或"
+                                        f"系统事实提供它：请在表单或脚本中提供它，或修改决策表的输入", task.sourceline))
 
     if not report_unused_forms:
         return problems
     if INTAKE_FORM not in forms:
-        problems.append(Problem("forms", "", f"there is no intake form ({INTAKE_FORM}.json)"))
+        problems.append(Problem("forms", f"form '{INTAKE_FORM}'", f"缺少受理表单（{INTAKE_FORM}.json）：请添加它"))
     for key in sorted(set(forms) - used_forms - {INTAKE_FORM}):
-        problems.append(Problem(str(form_paths[key]), "", f"no user task uses the form '{key}' (camunda:formKey)"))
+        problems.append(Problem(str(form_paths[key]), f"form '{key}'", f"没有用户任务使用表单“{key}”（camunda:formKey）：请在任务中使用它，或删除这个表单"))
     return problems
 
 
@@ -335,15 +335,15 @@ def _well_formed(path: Path) -> bool:
 
 def _check_expression(add, el, text: str, what: str) -> None:
     if "${" in text or "#{" in text:
-        add(el, f"{what} '{text}' is a JUEL expression; diagram expressions are Python, e.g. register == True")
+        add(el, f"{what}“{text}”是 JUEL 表达式；流程图中的表达式用 Python 写，例如 register == True")
         return
     if not text:
-        add(el, f"empty {what}")
+        add(el, f"{what}为空：请填写表达式")
         return
     try:
         sandbox.compile_expression(text)
     except sandbox.SandboxError as exc:
-        add(el, f"{what} '{text}' does not compile in the sandbox: {exc}")
+        add(el, f"{what}“{text}”无法在沙箱中编译，请按提示修改：“{exc}”")
 
 
 def _properties(element) -> dict[str, str]:

@@ -68,10 +68,10 @@ def parse_duration(text: str) -> Duration:
     """``P15D``, ``P1M``, ``P2W``, ``PT3S`` …; a mix of days and hours is refused (a limit is one or the other)."""
     m = _DURATION.match(str(text).strip().upper())
     if not m:
-        raise LimitError(f"'{text}' is not an ISO-8601 duration such as P15D, P1M or PT1H")
+        raise LimitError(f"“{text}”不是 ISO-8601 时长，应写成 P15D、P1M 或 PT1H 这样的形式")
     d = Duration(*(int(g or 0) for g in m.groups()))
     if not d.exact and (d.hours or d.minutes or d.seconds):
-        raise LimitError(f"'{text}' mixes days and hours: write the limit in days (P15D) or in hours (PT36H)")
+        raise LimitError(f"“{text}”混用了天和小时：期限请只用天（P15D）或只用小时（PT36H）表示")
     return d
 
 

@@ -20,7 +20,7 @@ PASSWORD = "pw-test-1"
 USERS = [("office_li", ["office"], "执法监督科"), ("office_sun", ["office"], "执法监督科"),
          ("lg_chen", ["leading_group"], "局领导"), ("lg_wu", ["leading_group"], "局领导"),
          ("lg_zhou", ["leading_group"], "局领导"), ("admin", ["admin"], "信息中心"),
-         ("reviewer", ["reviewer"], "法制科"), ("zhang_wei", [], "执法一科"), ("wang_fang", [], "执法二科"),
+         ("reviewer", ["reviewer"], "法制科"), ("owner_he", ["owner"], "法制科"), ("zhang_wei", [], "执法一科"), ("wang_fang", [], "执法二科"),
          ("liu_yang", [], "执法一科")]
 
 

@@ -119,4 +119,4 @@ def test_validate_enforces_the_analysis(tmp_path, monkeypatch):
 def test_validate_refuses_a_value_outside_the_allowed_values(tmp_path, monkeypatch):
     broken_copy(tmp_path, monkeypatch, '<text>"grave"</text>', '<text>"huge"</text>')
     result = CliRunner().invoke(main, ["validate"])
-    assert result.exit_code != 0 and '"huge" is not among the input' in result.output
+    assert result.exit_code != 0 and '"huge" 不在该输入的允许值' in result.output

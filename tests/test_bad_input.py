@@ -315,11 +315,11 @@ def test_a_deep_form_file_is_a_problem_not_a_crash(tmp_path, services):
     (tmp_path / "deep.json").write_text(deep)
     root = Path(__file__).resolve().parent.parent
     problems, _ = validate([tmp_path], default_processes=root / "processes", default_forms=root / "forms")
-    assert any("nested" in p.message for p in problems)
+    assert any("嵌套" in p.message for p in problems)
     admin = Principal("admin", frozenset({"admin"}), "admin", "信息中心")
     with pytest.raises(Invalid) as caught:
         services.owners.upload(admin, {"deep.json": deep.encode()})
-    assert any("nested" in m for m in caught.value.fields.values())
+    assert any("嵌套" in m for m in caught.value.fields.values())
     with pytest.raises(Invalid):
         services.owners.upload(admin, {"list.json": b"[1, 2]"})
 

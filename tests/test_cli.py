@@ -105,13 +105,13 @@ def test_a_broken_file_is_reported_with_each_problem_and_location(run, tmp_path)
     lines = [line.strip() for line in res.output.splitlines() if "broken.dmn" in line]
     assert len(lines) == 3
     assert "rule 1 (r1), input 'x'" in lines[0] and "interval must end" in lines[0]
-    assert "rule 2 (r2), input 'x'" in lines[1] and "unknown name True" in lines[1]
-    assert "rule 2 (r2), output 'o'" in lines[2] and "unknown name maybe" in lines[2]
+    assert "rule 2 (r2), input 'x'" in lines[1] and "未知的名称 True" in lines[1]
+    assert "rule 2 (r2), output 'o'" in lines[2] and "未知的名称 maybe" in lines[2]
 
 
 def test_a_missing_file_is_a_clear_error(run, tmp_path):
     res = run("decide", "t", "--file", str(tmp_path / "nope.dmn"), "--input", "{}")
-    assert res.exit_code != 0 and "cannot read the file" in res.output
+    assert res.exit_code != 0 and "无法读取这个文件" in res.output
 
 
 def test_tables_lists_decisions_inputs_outputs_and_hit_policy(run):

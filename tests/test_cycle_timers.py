@@ -28,13 +28,13 @@ def with_cycle(tmp_path: Path, expression: str) -> Path:
 
 
 @pytest.mark.parametrize("expression,problem", [
-    ('"R/PT0S"', "at least 60 s"),
-    ('"R5/PT0.5S"', "at least 60 s"),
-    ('"R/PT30S"', "at least 60 s"),
-    ("R/PT30S", "at least 60 s"),
-    ("reminder_cycle", "is not an ISO-8601 duration, date or repetition"),
-    ("python:reminder_cycle", "must be a literal ISO-8601 repetition"),
-    ('"every day"', "not an ISO-8601 repetition"),
+    ('"R/PT0S"', "间隔至少为 60 秒"),
+    ('"R5/PT0.5S"', "间隔至少为 60 秒"),
+    ('"R/PT30S"', "间隔至少为 60 秒"),
+    ("R/PT30S", "间隔至少为 60 秒"),
+    ("reminder_cycle", "不是 ISO-8601 时长、日期或重复周期"),
+    ("python:reminder_cycle", "必须是 ISO-8601 重复周期的字面值"),
+    ('"every day"', "不是 ISO-8601 重复周期"),
 ])
 def test_validate_refuses_a_cycle_that_could_fire_in_a_tight_loop(tmp_path, expression, problem):
     result = CliRunner().invoke(main, ["validate", str(with_cycle(tmp_path, expression))])

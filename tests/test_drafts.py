@@ -92,7 +92,7 @@ def test_the_check_names_each_problem_with_its_element_and_blocks_the_deploy(dra
         drafts.deploy(ADMIN, draft_id, revision)
     check = drafts.check(ADMIN, draft_id)
     assert [(p["file"], p["element"]) for p in check["problems"]] == [(BPMN, "Timer_statement")]
-    assert "'10天' is not an ISO-8601 duration" in check["problems"][0]["message"]
+    assert "'10天' 不是 ISO-8601 时长" in check["problems"][0]["message"]
     assert check["scenarios"] is None and check["cases"] is None  # nothing runs on files that do not validate
     assert [e["id"] for e in check["diff"]["elements"]] == ["Timer_statement"]
     with pytest.raises(Invalid, match="problems"):

@@ -226,8 +226,8 @@ def test_a_value_outside_the_input_values_is_rejected():
     ("3 in [1,2]", "unexpected"),
     (" in [1, 2]", "unexpected"),
     ("1 <= ? <= 5", "unexpected"),
-    ("True", "unknown name True; FEEL writes true"),
-    ("minor", "unknown name minor; quote a string value"),
+    ("True", "未知的名称 True：FEEL 中写作 true"),
+    ("minor", "未知的名称 minor：字符串值请加引号"),
     ("not 3", "must enclose the whole cell"),
     ('date("2026-13-01")', "not a valid date"),
 ])
@@ -248,16 +248,16 @@ def test_a_literal_of_the_wrong_type_for_its_column_is_rejected_at_load():
     with pytest.raises(DmnLoadError) as err:
         load_bytes(xml.encode(), "types.dmn")
     messages = [f"{p.where}: {p.message}" for p in err.value.problems]
-    assert any("rule 1 (r1), input 'x'" in m and "does not fit the column's type integer" in m for m in messages)
-    assert any("rule 2 (r2), output 'o'" in m and "does not fit the output's type boolean" in m for m in messages)
+    assert any("rule 1 (r1), input 'x'" in m and "与该列的类型 integer 不符" in m for m in messages)
+    assert any("rule 2 (r2), output 'o'" in m and "与输出列的类型 boolean 不符" in m for m in messages)
 
 
 @pytest.mark.parametrize("xml_change,needle", [
-    (('hitPolicy="UNIQUE"', 'hitPolicy="SOMETIMES"'), "unknown hit policy 'SOMETIMES'"),
-    (('hitPolicy="UNIQUE"', 'hitPolicy="UNIQUE" aggregation="SUM"'), "only allowed with hit policy COLLECT"),
-    (("<inputEntry><text>-</text></inputEntry>", ""), "has 0 input entries but the table has 1 inputs"),
-    (("<text>true</text></outputEntry>", "<text>cube(3)</text></outputEntry>"), "calls cube()"),
-    (('typeRef="integer"', 'typeRef="tUnknown"'), "unknown typeRef 'tUnknown'"),
+    (('hitPolicy="UNIQUE"', 'hitPolicy="SOMETIMES"'), "未知的命中策略“SOMETIMES”"),
+    (('hitPolicy="UNIQUE"', 'hitPolicy="UNIQUE" aggregation="SUM"'), "只能与命中策略 COLLECT 一起使用"),
+    (("<inputEntry><text>-</text></inputEntry>", ""), "规则有 0 个输入单元格，但决策表有 1 个输入列"),
+    (("<text>true</text></outputEntry>", "<text>cube(3)</text></outputEntry>"), "调用了 cube()"),
+    (('typeRef="integer"', 'typeRef="tUnknown"'), "类型 typeRef“tUnknown”未知"),
 ])
 def test_malformed_tables_are_rejected_at_load(xml_change, needle):
     xml = table_xml("UNIQUE", [("x", "integer")], [("o", "boolean")], [(["-"], ["true"])])
@@ -269,14 +269,14 @@ def test_malformed_tables_are_rejected_at_load(xml_change, needle):
 
 def test_priority_without_output_values_is_rejected_at_load():
     xml = table_xml("PRIORITY", [("x", "integer")], [("o", "string")], [(["-"], ['"a"'])])
-    with pytest.raises(DmnLoadError, match="needs output values"):
+    with pytest.raises(DmnLoadError, match="需要至少一个输出列给出输出值"):
         load_bytes(xml.encode(), "p.dmn")
 
 
 def test_files_that_are_not_dmn_are_rejected_with_a_message():
-    with pytest.raises(DmnLoadError, match="not well-formed XML"):
+    with pytest.raises(DmnLoadError, match="不是格式正确的 XML"):
         load_bytes(b"<definitions", "x.dmn")
-    with pytest.raises(DmnLoadError, match="not a DMN 1.1-1.5 file"):
+    with pytest.raises(DmnLoadError, match="不是 DMN 1.1-1.5 文件"):
         load_bytes(b'<definitions xmlns="http://www.omg.org/spec/BPMN/20100524/MODEL"/>', "x.bpmn")
 
 

@@ -93,14 +93,14 @@ def test_a_decision_loop_the_engine_would_run_differently_is_refused(tmp_path, i
     path = tmp_path / "main.bpmn"
     path.write_text(text, encoding="utf-8")
     problems = check_bpmn([path])
-    assert any(element == "Decision_grounds" and needle in message for _, element, message in problems), problems
+    assert any(element == "Decision_grounds" and needle in message for _, element, message, _ in problems), problems
 
 
 def test_a_decision_loop_without_its_element_variable_is_refused(tmp_path):
     path = tmp_path / "main.bpmn"
     path.write_text(main_text().replace(' camunda:elementVariable="ground"', ""), encoding="utf-8")
     problems = check_bpmn([path])
-    assert any(e == "Decision_grounds" and "camunda:elementVariable" in m for _, e, m in problems), problems
+    assert any(e == "Decision_grounds" and "camunda:elementVariable" in m for _, e, m, _ in problems), problems
 
 
 # --------------------------------------------------------------------------- languages, timers, platform

@@ -387,8 +387,8 @@ def test_date_takes_a_string_a_date_or_year_month_day_and_refuses_other_arities_
     assert "is not a valid date" in _refusal('date("2017-02-30")')
     assert _decide("date(s)", {"s": "2017-02-30"}, types={"s": "string"}) is None
     assert _decide("date(2017, 2, 30)") is None
-    assert "calls date() with 2 arguments; it takes 1 or 3" in _refusal("date(2017, 1)")
-    assert "date() with 0 arguments" in _refusal("date()")
+    assert "调用 date() 时给了 2 个参数；它需要 1 或 3 个" in _refusal("date(2017, 1)")
+    assert "date() 时给了 0 个参数" in _refusal("date()")
 
 
 def test_a_date_the_engine_cannot_hold_is_an_error_not_null():
@@ -498,24 +498,24 @@ def test_a_business_knowledge_models_parameters_and_result_are_checked_against_t
     assert _decide("twice(3)", extra=bkm) == 6
     with pytest.raises(DecisionError, match="twice\\(\\) parameter 'n'.*does not conform to its type number"):
         _decide('twice("3")', extra=bkm)
-    assert "calls twice() with 2 arguments; it takes 1" in _refusal("twice(1, 2)", extra=bkm)
+    assert "调用 twice() 时给了 2 个参数；它需要 1 个" in _refusal("twice(1, 2)", extra=bkm)
 
 
 def test_decision_services_and_imports_are_refused_at_load():
     service = '<decisionService id="s" name="S"><outputDecision href="#d"/></decisionService>'
-    assert "decisionService 'S': decision services are not supported" in _refusal("1", extra=service)
+    assert "decisionService 'S': 不支持决策服务" in _refusal("1", extra=service)
     imp = '<import name="other" namespace="http://example.org/o" importType="' + DMN13 + '"/>'
-    assert "import 'other': imports of other models are not supported" in _refusal("1", extra=imp)
+    assert "import 'other': 不支持导入其他模型" in _refusal("1", extra=imp)
 
 
 def test_a_type_the_engine_has_no_values_for_is_refused_wherever_it_is_declared():
     """An input typed as a time would otherwise take any value unchecked (and compare times as text)."""
-    assert "input data 'at': unknown typeRef 'time'" in _refusal("at", types={"at": "time"})
+    assert "input data 'at': 类型 typeRef“time”未知" in _refusal("at", types={"at": "time"})
     alias = '<itemDefinition name="tWhen"><typeRef>dayTimeDuration</typeRef></itemDefinition>'
-    assert "item definition 'tWhen': unknown typeRef 'dayTimeDuration'" in _refusal("1", extra=alias)
+    assert "item definition 'tWhen': 类型 typeRef“dayTimeDuration”未知" in _refusal("1", extra=alias)
     nested = ('<itemDefinition name="tSlot"><itemComponent name="start"><typeRef>time</typeRef></itemComponent>'
               "</itemDefinition>")
-    assert "item definition 'tSlot.start': unknown typeRef 'time'" in _refusal("1", extra=nested)
+    assert "item definition 'tSlot.start': 类型 typeRef“time”未知" in _refusal("1", extra=nested)
 
 
 def test_a_refusal_says_what_lies_outside_the_subset():

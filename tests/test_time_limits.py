@@ -113,7 +113,7 @@ def test_working_days_skip_weekends_and_holidays_and_count_adjusted_saturdays():
         dt.datetime(2026, 9, 25, 17, 30, 3, tzinfo=CST)
     with pytest.raises(LimitError, match="months"):
         cal.last_day(dt.date(2026, 9, 25), "P1M", "working")
-    with pytest.raises(LimitError, match="mixes"):
+    with pytest.raises(LimitError, match="混用了天和小时"):
         cal.limit_end(dt.datetime(2026, 9, 25, tzinfo=CST), "P1DT2H")
 
 

@@ -50,30 +50,30 @@ def test_the_shipped_models_validate(monkeypatch):
 
 
 @pytest.mark.parametrize("rel,old,new,expected", [
-    (MAIN, "register == True", "${register}", ": Flow_registered: condition '${register}' is a JUEL expression"),
+    (MAIN, "register == True", "${register}", ": Flow_registered: 条件“${register}”是 JUEL 表达式"),
     (MAIN, '>P7D</bpmn:timeDuration>', ">P7 days</bpmn:timeDuration>",
-     ": Timer_statement: timer value 'P7 days' is not an ISO-8601 duration, date or repetition"),
+     ": Timer_statement: 定时器的值 'P7 days' 不是 ISO-8601 时长、日期或重复周期"),
     (MAIN, '>P7D</bpmn:timeDuration>', ' language="python">P7D</bpmn:timeDuration>',
-     ': Timer_statement: timer value P7D declares language="python" but is an ISO-8601 literal'),
+     ': Timer_statement: 定时器的值 P7D 声明了 language="python"，但它是 ISO-8601 字面值'),
     (MAIN, 'camunda:formKey="registration"', 'camunda:formKey="registraton"',
-     ": Task_register: unknown form key 'registraton': there is no forms/registraton.json"),
+     ": Task_register: 表单“registraton”不存在（没有 forms/registraton.json）"),
     (MAIN, 'camunda:candidateGroups="office"', 'camunda:candidateGroups="offices"',
-     ": Task_register: unknown role 'offices' in camunda:candidateGroups"),
+     ": Task_register: camunda:candidateGroups 中的角色“offices”不存在"),
     (MAIN, 'camunda:formKey="statement" camunda:assignee="${hearing.person}"', 'camunda:formKey="statement"',
-     ": Task_statement: no one can work on this task"),
+     ": Task_statement: 没有人能办理这个任务"),
     (MAIN, 'camunda:assignee="${ballot.member}"', 'camunda:assignee="${ballot member}"',
-     ": Task_vote: camunda:assignee '${ballot member}' must be a username or a variable"),
+     ": Task_vote: camunda:assignee“${ballot member}”必须是用户名或变量"),
     (MAIN, 'camunda:dueDate="P15D"', 'camunda:dueDate="in two weeks"',
-     ": Task_register: camunda:dueDate 'in two weeks' must be an ISO-8601 duration"),
+     ": Task_register: camunda:dueDate“in two weeks”必须是从任务开始起算的 ISO-8601 时长"),
     (MAIN, 'aggravated = len(aggravation_result) &gt; 0', 'import os',
-     ": Script_aggravated: the script does not compile in the sandbox: line 1: imports are not allowed"),
+     ": Script_aggravated: 脚本无法在沙箱中编译，请按提示修改：“第 1 行：流程图脚本中不允许 import"),
     (MAIN, 'approvals = len([b for b in voting', 'approvals = = len([b for b in voting',
-     ": Script_tally: the script does not compile in the sandbox"),
+     ": Script_tally: 脚本无法在沙箱中编译"),
     (MAIN, 'camunda:decisionRef="sanction"', 'camunda:decisionRef="sanctions"',
-     ": Decision_sanction: decision 'sanctions' does not exist"),
+     ": Decision_sanction: 决策“sanctions”不存在"),
     (MAIN, "<bpmn:exclusiveGateway", "<bpmn:exclusivGateway", "exclusivGateway"),
     (MAIN, 'language="python">channel == "self_report"', 'language="python">channel = "self_report"',
-     ": Flow_self_report: condition 'channel = \"self_report\"' does not compile in the sandbox"),
+     ": Flow_self_report: 条件“channel = \"self_report\"”无法在沙箱中编译"),
     ("processes/sanction.dmn", "<text>\"minor\"</text>", "<text>minor</text>",
      "processes/sanction.dmn:"),
 ])
@@ -89,7 +89,7 @@ def test_a_gateway_flow_without_condition_or_default(copy):
     path = copy(MAIN, '<bpmn:conditionExpression xsi:type="bpmn:tFormalExpression" language="python">register == True'
                       '</bpmn:conditionExpression>', "")
     code, out = validate(Path("processes"), Path("forms"))
-    assert code != 0 and "Flow_registered: flow out of gateway '是否立案？' has no condition" in out
+    assert code != 0 and "Flow_registered: 网关“是否立案？”的这条出口连线既没有条件" in out
     assert str(Path("processes") / path.name) in out
 
 
@@ -99,8 +99,7 @@ def test_a_table_input_no_form_provides(copy):
     copy(MAIN, 'corruption = determination.get("corruption", False)\n', "")
     code, out = validate(Path("processes"), Path("forms"))
     assert code != 0
-    assert ("Decision_aggravation: decision 'aggravation' reads 'corruption', which no form, intake field, script "
-            "or system fact provides") in out
+    assert "Decision_aggravation: 决策“aggravation”读取“corruption”，但没有任何表单、受理字段、脚本或系统事实提供它" in out
 
 
 def test_a_table_input_set_inside_an_if_block_counts(copy):
@@ -114,8 +113,8 @@ def test_a_script_that_does_not_compile_is_one_problem_not_a_cascade(copy):
     copy(MAIN, 'or (channel == "self_report" and person == subject)', 'or (channel = "self_report" and person == subject)')
     code, out = validate(Path("processes"), Path("forms"))
     assert code != 0
-    assert ": Script_person_facts: the script does not compile in the sandbox" in out
-    assert "1 problem(s)" in out and "reads" not in out, out
+    assert ": Script_person_facts: 脚本无法在沙箱中编译" in out
+    assert "1 problem(s)" in out and "读取" not in out, out
 
 
 def test_forms_without_a_task_and_broken_forms(copy):
@@ -125,9 +124,9 @@ def test_forms_without_a_task_and_broken_forms(copy):
     (copy.root / "forms" / "broken.json").write_text("{not json", encoding="utf-8")
     code, out = validate(Path("processes"), Path("forms"))
     assert code != 0
-    assert "forms/unused.json: no user task uses the form 'unused'" in out
-    assert "forms/unused.json: field 'x' needs a title" in out
-    assert "forms/broken.json: not valid JSON" in out
+    assert "forms/unused.json: form 'unused': 没有用户任务使用表单“unused”" in out
+    assert "forms/unused.json: form 'unused': 字段“x”需要标题" in out
+    assert "forms/broken.json:1: 不是有效的 JSON" in out
 
 
 def test_validating_a_single_file_uses_the_deployed_forms_and_tables(copy):
@@ -139,9 +138,9 @@ def test_validating_a_single_file_uses_the_deployed_forms_and_tables(copy):
 def test_a_file_that_is_not_a_process_file_or_does_not_exist_is_one_problem_each(copy):
     (copy.root / "README.md").write_text("# notes", encoding="utf-8")
     code, out = validate(Path("README.md"))
-    assert code == 1 and "README.md: not a process file" in out and "1 problem(s) in 0 file(s)" in out
+    assert code == 1 and "README.md: 不是流程文件" in out and "1 problem(s) in 0 file(s)" in out
     code, out = validate(Path("processes") / "missing.bpmn")
-    assert code == 1 and "missing.bpmn: no such file or folder" in out and "1 problem(s)" in out
+    assert code == 1 and "missing.bpmn: 没有这个文件或文件夹" in out and "1 problem(s)" in out
 
 
 # --------------------------------------------------------------------------- bpmnlint

@@ -135,7 +135,7 @@ def test_an_owner_edits_checks_deploys_and_rolls_back_in_the_browser(site, page,
     problems = page.get_by_role("alert")
     expect(problems).to_contain_text("1 个问题")
     row = page.locator("#check-problems tr", has=page.get_by_role("link", name="Timer_statement"))
-    expect(row).to_contain_text("'10天' is not an ISO-8601 duration")
+    expect(row).to_contain_text("'10天' 不是 ISO-8601 时长")
     expect(page.locator("body")).to_contain_text("校验有问题时不运行场景测试")
     axe(page)
     page.screenshot(path=str(artifacts / "modeler-check-problem.png"), full_page=True)

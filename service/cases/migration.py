@@ -24,8 +24,8 @@ NOT_MOVABLE = "不是其他版本上正在办理的案件"
 class MigrationService(CaseServiceBase):
     @staticmethod
     def _owner(principal: Principal) -> None:
-        if not principal.has("admin"):
-            raise Forbidden("only administrators (procedure owners) move cases between versions")
+        if not principal.owns_processes:
+            raise Forbidden("only procedure owners (roles admin, owner) move cases between versions")
 
     def migration_check(self, principal: Principal, source: int, target: int) -> dict[str, list[dict[str, Any]]]:
         """Which open cases of version ``source`` can move to ``target`` (with their due dates now, if kept and if

@@ -60,7 +60,7 @@ def catalog_from_files(files: Mapping[str, bytes], *, check_schema: bool = True)
             continue
         for did in model.decisions:
             if did in ids:
-                problems.append(Problem(name, f"decision '{did}'", f"the id is also used in {ids[did]}"))
+                problems.append(Problem(name, f"decision '{did}'", f"这个决策 id 在 {ids[did]} 中也用了：每个决策 id 只能出现一次，请给其中一个改名"))
             ids[did] = name
         catalog.models.append(model)
     if problems:
@@ -85,7 +85,7 @@ def load_catalog(paths: Iterable[str | Path], *, check_schema: bool = True) -> C
             try:
                 files[_display(f)] = f.read_bytes()
             except OSError as exc:
-                problems.append(Problem(_display(f), "", f"cannot read the file: {exc.strerror}"))
+                problems.append(Problem(_display(f), "", f"无法读取这个文件：“{exc.strerror}”"))
     if problems:
         raise DmnLoadError(problems)
     return catalog_from_files(files, check_schema=check_schema)

@@ -75,8 +75,8 @@ def _schema(version: str) -> etree.XMLSchema | None:
 # no entity expansion, no DTD, no network; a DOCTYPE or an entity reference is refused (see _doctype_problem)
 _XML_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, dtd_validation=False,
                               huge_tree=False, remove_comments=False)
-_DTD_MESSAGE = ("a DOCTYPE or entity declaration is not allowed in a DMN file (entities could read files or "
-                "expand without bound): remove the <!DOCTYPE ...> and write the text itself")
+_DTD_MESSAGE = ("DMN 文件中不允许 DOCTYPE 或实体（ENTITY）声明（实体可能读取服务器文件或无限展开）："
+                "请删除 <!DOCTYPE ...>，直接写出文字本身")
 
 
 def _doctype_problem(data: bytes, name: str) -> Problem | None:
@@ -97,7 +97,7 @@ def load_file(path: str | Path, *, check_schema: bool = True, display_name: str 
     try:
         data = path.read_bytes()
     except OSError as exc:
-        raise DmnLoadError([Problem(name, "", f"cannot read the file: {exc.strerror}")]) from None
+        raise DmnLoadError([Problem(name, "", f"无法读取这个文件：“{exc.strerror}”")]) from None
     return load_bytes(data, name, check_schema=check_schema)
 
 
@@ -109,28 +109,28 @@ def load_bytes(data: bytes, name: str, *, check_schema: bool = True) -> Decision
     try:
         root = etree.fromstring(data, _XML_PARSER)
     except etree.XMLSyntaxError as exc:
-        raise DmnLoadError([Problem(name, "", f"not well-formed XML: {exc.msg}", exc.lineno)]) from None
+        raise DmnLoadError([Problem(name, "", f"不是格式正确的 XML，请改正这一行：“{exc.msg}”", exc.lineno)]) from None
     except (ValueError, MemoryError, RecursionError) as exc:
-        raise DmnLoadError([Problem(name, "", f"cannot read the XML: {type(exc).__name__}")]) from None
+        raise DmnLoadError([Problem(name, "", f"无法读取这个 XML：“{type(exc).__name__}”")]) from None
     tree = root.getroottree()
     if tree.docinfo.doctype or tree.docinfo.internalDTD is not None:
         raise DmnLoadError([Problem(name, "", _DTD_MESSAGE, 1)])
     entity = next((el for el in root.iter() if isinstance(el, etree._Entity)), None)
     if entity is not None:
-        raise DmnLoadError([Problem(name, "", f"entity reference {entity.text} is not allowed in a DMN file",
+        raise DmnLoadError([Problem(name, "", f"DMN 文件中不允许实体引用 {entity.text}：请直接写出文字本身",
                                     entity.sourceline)])
     ns = etree.QName(root).namespace
     # Some exporters put <definitions> in their own default namespace and only declare the
     # DMN one under a prefix; elements are matched by local name, so such files still read.
     declared = [v for v in root.nsmap.values() if v in DMN_NAMESPACES]
     if _local(root) != "definitions" or (ns not in DMN_NAMESPACES and not declared):
-        raise DmnLoadError([Problem(name, "", f"not a DMN 1.1-1.5 file (root element {root.tag})", root.sourceline)])
+        raise DmnLoadError([Problem(name, "", f"不是 DMN 1.1-1.5 文件（根元素是 {root.tag}）：请上传 DMN 决策表文件", root.sourceline)])
     version = DMN_NAMESPACES[ns] if ns in DMN_NAMESPACES else DMN_NAMESPACES[declared[0]]
     problems: list[Problem] = []
     schema = _schema(version) if check_schema and ns in DMN_NAMESPACES else None
     if schema is not None and not schema.validate(root):
         for err in schema.error_log:
-            problems.append(Problem(name, "XML schema", err.message, err.line))
+            problems.append(Problem(name, "XML schema", f"不符合 DMN 的 XML Schema，请按提示修改：“{err.message}”", err.line))
     builder = _ModelBuilder(root, name, version, problems)
     model = builder.build()
     if problems:
@@ -160,11 +160,11 @@ class _ModelBuilder:
             name = el.get("name") or (var.get("name") if var is not None else "")
             model.input_data[name] = InputData(el.get("id"), name, _type_ref(var))
             if not model.types.is_known(_type_ref(var)):
-                self.problem(f"input data '{name}'", f"unknown typeRef '{_type_ref(var)}'", var)
+                self.problem(f"input data '{name}'", _unknown_type(_type_ref(var)), var)
         names = self._known_names()
-        for tag, what in (("import", "imports of other models"), ("decisionService", "decision services")):
+        for tag, what in (("import", "导入其他模型"), ("decisionService", "决策服务")):
             for el in _children(root, tag):
-                self.problem(f"{tag} '{el.get('name') or el.get('id') or ''}'", f"{what} are not supported", el)
+                self.problem(f"{tag} '{el.get('name') or el.get('id') or ''}'", f"不支持{what}：请删除这个元素", el)
         bkm_els = _children(root, "businessKnowledgeModel")
         for el in bkm_els:
             self._bkm(el, names)
@@ -177,10 +177,10 @@ class _ModelBuilder:
             decision = self._decision(el, names, ids)
             if decision is not None:
                 if decision.id in model.decisions:
-                    self.problem(f"decision '{decision.id}'", "the same decision id is used twice", el)
+                    self.problem(f"decision '{decision.id}'", "同一个决策 id 用了两次：请给其中一个改名", el)
                 model.decisions[decision.id] = decision
         if not _children(root, "decision"):
-            self.problem("", "the file defines no decision")
+            self.problem("", "这个文件没有定义任何决策：请至少添加一个决策表")
         return model
 
     def _check_item_types(self, item: ItemDefinition | None, el: etree._Element) -> None:
@@ -190,7 +190,7 @@ class _ModelBuilder:
         while stack:
             it, path = stack.pop()
             if not self.model.types.is_known(it.type_ref):
-                self.problem(f"item definition '{path}'", f"unknown typeRef '{it.type_ref}'", el)
+                self.problem(f"item definition '{path}'", _unknown_type(it.type_ref), el)
             stack.extend((comp, f"{path}.{name}") for name, comp in it.components.items())
 
     def _known_names(self) -> set[str]:
@@ -213,7 +213,7 @@ class _ModelBuilder:
             try:
                 allowed = parse_unary_tests(allowed_text)
             except FeelSyntaxError as exc:
-                self.problem(f"item definition '{name}', allowed values", f'"{allowed_text}": {exc}', el)
+                self.problem(f"item definition '{name}', allowed values", f"允许值“{allowed_text}”不是支持的 FEEL 写法：“{exc}”", el)
         comps = {c.get("name") or "": self._item(c, c.get("name") or "") for c in _children(el, "itemComponent")}
         item = ItemDefinition(name, _type_ref(el), allowed, comps, el.get("isCollection") == "true")
         return item
@@ -222,28 +222,28 @@ class _ModelBuilder:
         name = el.get("name") or ""
         logic = _child(el, "encapsulatedLogic")
         if logic is None:
-            self.problem(f"business knowledge model '{name}'", "has no encapsulated logic", el)
+            self.problem(f"business knowledge model '{name}'", "业务知识模型没有封装逻辑（encapsulatedLogic）：请添加", el)
             return
         params = tuple(p.get("name") or "" for p in _children(logic, "formalParameter"))
         lit = _child(logic, "literalExpression")
         if lit is None:
             self.problem(f"business knowledge model '{name}'",
-                         "only a literal expression is supported as its logic", logic)
+                         "业务知识模型的逻辑只支持字面表达式（literalExpression）", logic)
             return
         text = _text(lit) or ""
         try:
             body = parse_expression(text, names | set(params))
         except FeelSyntaxError as exc:
-            self.problem(f"business knowledge model '{name}'", f'"{text}": {exc}', lit)
+            self.problem(f"business knowledge model '{name}'", f"表达式“{text}”不是支持的 FEEL 写法：“{exc}”", lit)
             return
         if body is None:
-            self.problem(f"business knowledge model '{name}'", "its expression is empty", lit)
+            self.problem(f"business knowledge model '{name}'", "业务知识模型的表达式为空：请填写", lit)
             return
         param_types = tuple(_type_ref(p) for p in _children(logic, "formalParameter"))
         refs = [*param_types, _type_ref(_child(el, "variable")), _type_ref(lit)]
         for ref in refs:
             if not self.model.types.is_known(ref):
-                self.problem(f"business knowledge model '{name}'", f"unknown typeRef '{ref}'", el)
+                self.problem(f"business knowledge model '{name}'", _unknown_type(ref), el)
         self.model.bkms[name] = Bkm(el.get("id"), name, params, body, param_types,
                                     _type_ref(_child(el, "variable")), _type_ref(lit))
 
@@ -260,13 +260,13 @@ class _ModelBuilder:
                 arities = BUILTIN_ARITIES[fn]
             else:
                 if fn not in reported:
-                    self.problem(where, f"calls {fn}(), which is neither a business knowledge model of this file "
-                                        f"nor a supported built-in ({', '.join(sorted(BUILTINS))})", el)
+                    self.problem(where, f"调用了 {fn}()，它既不是本文件的业务知识模型，也不是支持的内置函数"
+                                        f"（{', '.join(sorted(BUILTINS))}）：请改正函数名", el)
                 reported.add(fn)
                 continue
             if n not in arities:
-                self.problem(where, f"calls {fn}() with {n} argument{'s' if n != 1 else ''}; it takes "
-                                    f"{' or '.join(map(str, arities))}", el)
+                self.problem(where, f"调用 {fn}() 时给了 {n} 个参数；它需要 "
+                                    f"{' 或 '.join(map(str, arities))} 个", el)
 
     def _decision(self, el: etree._Element, names: set[str], ids: dict[str, str]) -> Decision | None:
         did = el.get("id") or el.get("name") or ""
@@ -278,7 +278,7 @@ class _ModelBuilder:
             if rd is not None:
                 ref = (rd.get("href") or "").lstrip("#")
                 if ref not in ids:
-                    self.problem(where, f"requires decision '#{ref}', which this file does not define", rd)
+                    self.problem(where, f"依赖的决策“#{ref}”在本文件中没有定义：请改为本文件中的决策", rd)
                 else:
                     required.append(ref)
         var = _child(el, "variable")
@@ -290,27 +290,27 @@ class _ModelBuilder:
             try:
                 expr = parse_expression(text, names)
             except FeelSyntaxError as exc:
-                self.problem(where, f'literal expression "{text}": {exc}', lit_el)
+                self.problem(where, f"字面表达式“{text}”不是支持的 FEEL 写法：“{exc}”", lit_el)
                 return None
             if expr is None:
-                self.problem(where, "its literal expression is empty", lit_el)
+                self.problem(where, "决策的字面表达式为空：请填写", lit_el)
                 return None
             self._check_calls(expr, where, lit_el)
             if not self.model.types.is_known(_type_ref(lit_el)):
-                self.problem(where, f"unknown typeRef '{_type_ref(lit_el)}' of the literal expression", lit_el)
+                self.problem(where, "字面表达式的" + _unknown_type(_type_ref(lit_el)), lit_el)
             logic = LiteralExpression(text, expr, _type_ref(lit_el))
         else:
             kinds = [_local(c) for c in el if _local(c) not in ("variable", "informationRequirement",
                                                                  "knowledgeRequirement", "authorityRequirement",
                                                                  "description", "extensionElements", "question",
                                                                  "allowedAnswers")]
-            self.problem(where, "only decision tables and literal expressions are supported"
-                         + (f" (found {', '.join(kinds)})" if kinds else " (the decision has no logic)"), el)
+            self.problem(where, "决策只支持决策表和字面表达式"
+                         + (f"（这里是 {', '.join(kinds)}）" if kinds else "（这个决策没有逻辑）"), el)
             return None
         if logic is None:
             return None
         if not self.model.types.is_known(_type_ref(var)):
-            self.problem(where, f"unknown typeRef '{_type_ref(var)}' of the decision's variable", var)
+            self.problem(where, "决策变量的" + _unknown_type(_type_ref(var)), var)
         canonical = etree.tostring(el, method="c14n")
         return Decision(
             id=did, name=name, file=self.file, version=hashlib.sha256(canonical).hexdigest(),
@@ -322,13 +322,13 @@ class _ModelBuilder:
         n_problems = len(self.problems)
         hit_policy = (el.get("hitPolicy") or "UNIQUE").strip()
         if hit_policy not in HIT_POLICIES:
-            self.problem(where, f"unknown hit policy '{hit_policy}' (use one of {', '.join(HIT_POLICIES)})", el)
+            self.problem(where, f"未知的命中策略“{hit_policy}”：请用 {', '.join(HIT_POLICIES)} 之一", el)
         aggregation = el.get("aggregation")
         if aggregation is not None:
             if aggregation not in AGGREGATIONS:
-                self.problem(where, f"unknown aggregation '{aggregation}' (use SUM, MIN, MAX or COUNT)", el)
+                self.problem(where, f"未知的汇总方式“{aggregation}”：请用 SUM、MIN、MAX 或 COUNT", el)
             if hit_policy != "COLLECT":
-                self.problem(where, f"aggregation {aggregation} is only allowed with hit policy COLLECT", el)
+                self.problem(where, f"汇总方式 {aggregation} 只能与命中策略 COLLECT 一起使用", el)
         inputs: list[InputClause] = []
         for i, inp in enumerate(_children(el, "input"), 1):
             inputs.append(self._input(inp, i, where, names))
@@ -337,10 +337,9 @@ class _ModelBuilder:
         for i, out in enumerate(out_els, 1):
             outputs.append(self._output(out, i, where, names, single=len(out_els) == 1))
         if not outputs:
-            self.problem(where, "the table has no output column", el)
+            self.problem(where, "决策表没有输出列：请添加一列", el)
         if hit_policy in ("PRIORITY", "OUTPUT ORDER") and outputs and not any(o.values for o in outputs):
-            self.problem(where, f"hit policy {hit_policy} needs output values (the priority order) "
-                                f"on at least one output column", el)
+            self.problem(where, f"命中策略 {hit_policy} 需要至少一个输出列给出输出值（即优先顺序）", el)
         rules: list[Rule] = []
         for row, rule_el in enumerate(_children(el, "rule"), 1):
             rule = self._rule(rule_el, row, where, inputs, outputs, names)
@@ -357,26 +356,26 @@ class _ModelBuilder:
         col = f"{where}, input column {i} '{label or text}'"
         expr: Node = Literal(None)
         if not text:
-            self.problem(col, "the input expression is empty: write the name of the case fact it reads", inp)
+            self.problem(col, "输入表达式为空：请写上它读取的案件事实的名称", inp)
         else:
             try:
                 expr = parse_expression(text, names) or Literal(None)
                 self._check_calls(expr, col, inp)
             except FeelSyntaxError as exc:
-                self.problem(col, f'input expression "{text}": {exc}', expr_el)
+                self.problem(col, f"输入表达式“{text}”不是支持的 FEEL 写法：“{exc}”", expr_el)
         type_ref = _type_ref(expr_el)
         if type_ref is None and isinstance(expr, Name):
             data = self.model.input_data.get(expr.name)
             type_ref = data.type_ref if data else None
         if not self.model.types.is_known(type_ref):
-            self.problem(col, f"unknown typeRef '{type_ref}'", expr_el)
+            self.problem(col, _unknown_type(type_ref), expr_el)
         allowed = None
         allowed_text = _text(_child(inp, "inputValues"))
         if allowed_text and allowed_text.strip():
             try:
                 allowed = parse_unary_tests(allowed_text, names)
             except FeelSyntaxError as exc:
-                self.problem(col, f'input values "{allowed_text}": {exc}', inp)
+                self.problem(col, f"输入值“{allowed_text}”不是支持的 FEEL 写法：“{exc}”", inp)
         return InputClause(inp.get("id") or f"input{i}", label, text, expr, type_ref,
                            self.model.types.base_type(type_ref), allowed)
 
@@ -384,10 +383,10 @@ class _ModelBuilder:
         name = out.get("name")
         col = f"{where}, output column {i} '{out.get('label') or name or out.get('id')}'"
         if not name and not single:
-            self.problem(col, "a table with several outputs needs a name on each output", out)
+            self.problem(col, "有多个输出列的决策表，每个输出列都需要名称（name）", out)
         type_ref = _type_ref(out)
         if not self.model.types.is_known(type_ref):
-            self.problem(col, f"unknown typeRef '{type_ref}'", out)
+            self.problem(col, _unknown_type(type_ref), out)
         base = self.model.types.base_type(type_ref)
         values: tuple = ()
         values_text = _text(_child(out, "outputValues"))
@@ -395,17 +394,17 @@ class _ModelBuilder:
             try:
                 values = tuple(parse_unary_tests(values_text).literal_values())
             except FeelSyntaxError as exc:
-                self.problem(col, f'output values "{values_text}": {exc}', out)
+                self.problem(col, f"输出值“{values_text}”不是支持的 FEEL 写法：“{exc}”", out)
             for v in values:
                 if not literal_fits(v, base):
-                    self.problem(col, f"output value {v!r} does not fit the output's type {type_ref}", out)
+                    self.problem(col, f"输出值 {v!r} 与输出列的类型 {type_ref} 不符", out)
         default = None
         default_text = _text(_child(out, "defaultOutputEntry"))
         if default_text and default_text.strip():
             try:
                 default = parse_expression(default_text, names)
             except FeelSyntaxError as exc:
-                self.problem(col, f'default output "{default_text}": {exc}', out)
+                self.problem(col, f"默认输出“{default_text}”不是支持的 FEEL 写法：“{exc}”", out)
         return OutputClause(out.get("id") or f"output{i}", name, out.get("label"), type_ref, base, values,
                             values_text, default)
 
@@ -421,9 +420,9 @@ class _ModelBuilder:
                      el: etree._Element) -> None:
         for node in nodes:
             for name in sorted(node.names() - variables):
-                hint = (f"; FEEL writes {_PYTHONISMS[name]}" if name in _PYTHONISMS
-                        else "; quote a string value, or add an input column for the fact")
-                self.problem(where, f'"{text.strip()}": unknown name {name}{hint}', el)
+                hint = (f"：FEEL 中写作 {_PYTHONISMS[name]}" if name in _PYTHONISMS
+                        else "：字符串值请加引号，或为这个事实添加一个输入列")
+                self.problem(where, f"“{text.strip()}”中有未知的名称 {name}{hint}", el)
 
     def _rule(self, el: etree._Element, row: int, where: str, inputs: list[InputClause],
               outputs: list[OutputClause], names: set[str]) -> Rule | None:
@@ -432,10 +431,10 @@ class _ModelBuilder:
         in_els, out_els = _children(el, "inputEntry"), _children(el, "outputEntry")
         ok = True
         if len(in_els) != len(inputs):
-            self.problem(rwhere, f"has {len(in_els)} input entries but the table has {len(inputs)} inputs", el)
+            self.problem(rwhere, f"规则有 {len(in_els)} 个输入单元格，但决策表有 {len(inputs)} 个输入列", el)
             ok = False
         if len(out_els) != len(outputs):
-            self.problem(rwhere, f"has {len(out_els)} output entries but the table has {len(outputs)} outputs", el)
+            self.problem(rwhere, f"规则有 {len(out_els)} 个输出单元格，但决策表有 {len(outputs)} 个输出列", el)
             ok = False
         if not ok:
             return None
@@ -447,18 +446,18 @@ class _ModelBuilder:
             try:
                 ut = parse_unary_tests(text, names)
             except FeelSyntaxError as exc:
-                self.problem(cwhere, f'"{text.strip()}" is not a supported FEEL unary test: {exc}', cell)
+                self.problem(cwhere, f"“{text.strip()}”不是支持的 FEEL 一元测试（unary test），请改正：“{exc}”", cell)
                 continue
             self._check_names(ut.endpoints(), variables, cwhere, text, cell)
             for ep in ut.endpoints():
                 if isinstance(ep, Literal) and not literal_fits(ep.value, clause.base_type):
-                    self.problem(cwhere, f'"{text.strip()}": the value {_show_literal(ep.value)} does not fit '
-                                         f"the column's type {clause.type_ref}", cell)
+                    self.problem(cwhere, f"“{text.strip()}”：值 {_show_literal(ep.value)} 与该列的类型 "
+                                         f"{clause.type_ref} 不符", cell)
             if clause.allowed is not None:
                 for ep in ut.endpoints():
                     if isinstance(ep, Literal) and ep.value is not None and not clause.allowed.matches(ep.value, _NO_VARIABLES):
-                        self.problem(cwhere, f'"{text.strip()}": {_show_literal(ep.value)} is not among the '
-                                             f"input's allowed values {clause.allowed.text}", cell)
+                        self.problem(cwhere, f"“{text.strip()}”：{_show_literal(ep.value)} 不在该输入的允许值 "
+                                             f"{clause.allowed.text} 之中", cell)
             tests.append(ut)
         exprs: list[Node | None] = []
         texts: list[str] = []
@@ -468,14 +467,14 @@ class _ModelBuilder:
             try:
                 expr = parse_expression(text, names)
             except FeelSyntaxError as exc:
-                self.problem(cwhere, f'"{text}" is not a supported FEEL expression: {exc}', cell)
+                self.problem(cwhere, f"“{text}”不是支持的 FEEL 表达式，请改正：“{exc}”", cell)
                 continue
             self._check_calls(expr, cwhere, cell)
             self._check_names([expr] if expr is not None else [], variables, cwhere, text, cell)
             if isinstance(expr, Literal) and not literal_fits(expr.value, clause.base_type):
-                self.problem(cwhere, f'"{text}": the value does not fit the output\'s type {clause.type_ref}', cell)
+                self.problem(cwhere, f"“{text}”：值与输出列的类型 {clause.type_ref} 不符", cell)
             if clause.values and isinstance(expr, Literal) and expr.value is not None and expr.value not in clause.values:
-                self.problem(cwhere, f'"{text}" is not among the output values {clause.values_text}', cell)
+                self.problem(cwhere, f"“{text}”不在输出值 {clause.values_text} 之中", cell)
             exprs.append(expr)
             texts.append(text)
         if len(tests) != len(inputs) or len(exprs) != len(outputs):
@@ -486,6 +485,10 @@ class _ModelBuilder:
 
 
 _PYTHONISMS = {"True": "true", "False": "false", "None": "null"}
+
+
+def _unknown_type(type_ref: str | None) -> str:
+    return f"类型 typeRef“{type_ref}”未知：请用 FEEL 的基本类型（string、number、boolean、date 等）或本文件的项定义"
 
 
 _NO_VARIABLES = Env({})

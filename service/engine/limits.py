@@ -180,27 +180,27 @@ def limit_problems(due_date: str | None, properties: Mapping[str, str], *, timer
     problems = []
     counting = properties.get("days")
     if counting is not None and counting not in COUNTINGS:
-        problems.append(f"the property days='{counting}' must be '{WORKING}' (工作日) or '{CALENDAR}' (自然日)")
+        problems.append(f"属性 days=“{counting}”无效：必须是“{WORKING}”（工作日）或“{CALENDAR}”（自然日）")
         counting = None
-    for what, value in (("camunda:dueDate", due_date), ("the timer", timer_value)):
+    for what, value in (("camunda:dueDate", due_date), ("定时器", timer_value)):
         if not value or _VARIABLE.match(value.strip()):
             continue
         try:
             d = parse_duration(value)
         except LimitError as exc:
             if what == "camunda:dueDate":
-                problems.append(f"camunda:dueDate '{value}' must be an ISO-8601 duration from when the task opens "
-                                f"(e.g. P15D) or ${{name}} of a date the case holds: {exc}")
+                problems.append(f"camunda:dueDate“{value}”必须是从任务开始起算的 ISO-8601 时长（例如 P15D），"
+                                f"或案件中某个日期的 ${{name}}：{exc}")
             continue
         if counting == WORKING and (d.years or d.months):
-            problems.append(f"{what} '{value}' counts working days (days = working): write days or weeks "
-                            f"(P15D), not months or years")
+            problems.append(f"{what}“{value}”按工作日计算（days = working）：请用天或周（P15D）表示，"
+                            f"不要用月或年")
     after = properties.get("escalateAfter")
     if after is not None:
         try:
             d = parse_duration(after)
             if d.years or d.months:
-                raise LimitError("escalateAfter counts working days: write days or weeks (P3D)")
+                raise LimitError("escalateAfter 按工作日计算：请用天或周（P3D）表示")
         except LimitError as exc:
-            problems.append(f"the property escalateAfter='{after}': {exc}")
+            problems.append(f"属性 escalateAfter=“{after}”无效：{exc}")
     return problems

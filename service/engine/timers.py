@@ -46,11 +46,11 @@ def timer_value_problem(text: str | None, language: str | None = None) -> str | 
 
     text = (text or "").strip()
     if not text:
-        return "timer without a value: write an ISO-8601 duration such as P7D"
+        return "定时器没有值：请填写 ISO-8601 时长，例如 P7D"
     if declares_python(language):
         if is_iso_literal(text):
-            return (f'timer value {text} declares language="python" but is an ISO-8601 literal: drop the language '
-                    f"(a literal needs none)")
+            return (f'定时器的值 {text} 声明了 language="python"，但它是 ISO-8601 字面值：请去掉 language'
+                    f"（字面值不需要声明语言）")
         return None
     if is_iso_literal(text):
         return None
@@ -59,5 +59,5 @@ def timer_value_problem(text: str | None, language: str | None = None) -> str | 
             return None
     except (ValueError, SyntaxError):
         pass
-    return (f"timer value {text!r} is not an ISO-8601 duration, date or repetition (e.g. P7D, R3/P1D): write "
-            f'one, or declare language="python" on the expression if it is Python (e.g. a variable name)')
+    return (f"定时器的值 {text!r} 不是 ISO-8601 时长、日期或重复周期（例如 P7D、R3/P1D）：请改写成这样的值；"
+            f'如果它是 Python 表达式（例如变量名），请在表达式上声明 language="python"')

@@ -1,4 +1,4 @@
-"""Pages of the in-browser modeler (role admin): drafts of the process files, the editor, the check (validation,
+"""Pages of the in-browser modeler (role admin or owner): drafts of the process files, the editor, the check (validation,
 scenarios, diff, affected cases) and deploying or discarding a draft. The work is done by service/drafts.py."""
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ def _drafts() -> DraftService:
 
 
 def _owner() -> None:
-    if not principal().has("admin"):
+    if not principal().owns_processes:
         abort(403)
 
 

@@ -1,4 +1,4 @@
-"""Pages for procedure owners (role admin): versions, diagrams and tables, diffs, upload and deploy,
+"""Pages for procedure owners (role admin or owner): versions, diagrams and tables, diffs, upload and deploy,
 moving open cases to a newer version, running the scenario tests."""
 from __future__ import annotations
 
@@ -47,7 +47,7 @@ def dmn_viewer():
 
 
 def _admin():
-    if not principal().has("admin"):
+    if not principal().owns_processes:
         abort(403)
 
 
