@@ -42,3 +42,15 @@ def test_owner_pages_and_refusals(site):  # noqa: F811
     office = logged_in(app, "office_li")
     assert office.get("/processes/edit").status_code == 403
     assert office.get("/processes").status_code == 403
+
+
+def test_an_owner_sees_which_cases_would_move_but_not_who_is_accused(site):  # noqa: F811
+    """A procedure owner decides about versions, not persons: case numbers and steps, no names, no case links."""
+    app, services = site
+    case_id = services.cases.start_case(OFFICE, {"channel": "inspection", "subject": "wang_fang", "unit": "执法二科",
+                                                 "grounds": [7], "summary": "检查发现", "act_date": "2026-05-06"})["id"]
+    owner = logged_in(app, "owner_he")
+    page = owner.get("/processes/migrate?source=1&target=1").get_data(as_text=True)
+    assert f"#{case_id}" in page and "wang_fang" not in page and f"/cases/{case_id}" not in page
+    admin = logged_in(app, "admin")
+    assert "wang_fang" in admin.get("/processes/migrate?source=1&target=1").get_data(as_text=True)
