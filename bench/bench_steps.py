@@ -34,7 +34,7 @@ from sqlalchemy import create_engine, event, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
 from bench.lists import basic, pct  # noqa: E402
-from bench.seed import FACTS_FLOOR, INTAKE, STEPS  # noqa: E402
+from bench.seed import FACTS_FLOOR, INTAKE, STEPS, floor_step  # noqa: E402
 from service.engine import ProcessEngine  # noqa: E402
 from service.web import build_services, create_app  # noqa: E402
 from tests.databases import postgres_admin_url, prepare  # noqa: E402
@@ -122,10 +122,7 @@ def measure(kind: str, pg_admin: str | None, runs: int, show: bool, profile: str
                 if counter.where:
                     listing = counter.seen
             start = time.perf_counter()
-            case = engine.restore(state)
-            open_task = next(t for t in engine.open_tasks(case) if t.name == name and t.assignee in (None, user))
-            engine.complete(case, open_task.id, data, FACTS_FLOOR)
-            state = engine.serialize(case)
+            state = floor_step(engine, state, name, user, data)
             floor_elapsed = time.perf_counter() - start
             if run == 1:
                 sizes[n] = len(state.encode())

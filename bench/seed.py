@@ -47,6 +47,14 @@ UNITS = ["执法一科", "执法二科", "执法三科", "法制科", "稽查大
 CHANNELS = ["self_report", "public_complaint", "superior_referral", "inspection"]
 
 
+def floor_step(engine, state: str, name: str, user: str, data: dict[str, Any]) -> str:
+    """The in-process floor of one completion: restore, complete the open task, serialize; the new state."""
+    case = engine.restore(state)
+    open_task = next(t for t in engine.open_tasks(case) if t.name == name and t.assignee in (None, user))
+    engine.complete(case, open_task.id, data, FACTS_FLOOR)
+    return engine.serialize(case)
+
+
 def principal(username: str) -> Principal:
     roles = {"office_li": {"office"}, **{m: {"leading_group"} for m in MEMBERS}}.get(username, set())
     return Principal(username, frozenset(roles))

@@ -7,24 +7,10 @@ from __future__ import annotations
 
 from sqlalchemy import event
 
+from bench.seed import INTAKE, MEMBERS, STEPS
 from service.auth import Principal
 
-MEMBERS = ("lg_chen", "lg_wu", "lg_zhou")
-INTAKE = {"channel": "inspection", "subject": "zhang_wei", "unit": "执法一科", "grounds": [7],
-          "summary": "未按程序送达", "act_date": "2026-03-02"}
-STEPS = [
-    ("office_li", "Task_register", {"register": True, "grounds": [7], "respondents": [
-        {"person": "zhang_wei", "role": "handler", "unit": "执法一科"}]}),
-    ("office_li", "Task_investigate", {"facts_found": "f", "evidence": ["e"], "investigators": ["a", "b"],
-                                       "act_date": "2026-03-02"}),
-    ("office_li", "Task_conclude", {"conclusion": "c", "findings": [
-        {"person": "zhang_wei", "handler_fault": 5, "severity": "light"}]}),
-    ("zhang_wei", "Task_statement", {"statement_waived": True}),
-    *[(m, "Task_vote", {"vote": "approve"}) for m in MEMBERS],
-    ("office_li", "Task_serve", {"decision_number": "n", "served_on": "2026-11-20", "service_method": "direct"}),
-    ("zhang_wei", "Task_appeal", {"appeal": False}),
-    ("office_li", "Task_recovery", {"compensation_paid": 0, "recovery": []}),
-]
+# the ten user steps of a case with one respondent and a sanction: the same as the benchmarks take
 ROLES = {"office_li": {"office"}, **{m: {"leading_group"} for m in MEMBERS}}
 
 # The statements of a step that opens no task and issues no document (a member's vote), on SQLite: 14 —
