@@ -162,8 +162,8 @@ def measure(kind: str, pg_admin: str | None, runs: int, show: bool, profile: str
 
 
 def _time_documents() -> list[float]:
-    """Time the documents a step issues (rendering a PDF is most of the 1st step): the figures "without documents"
-    subtract it. The call site stays as it is; only this process's reference to it is wrapped."""
+    """Time the issuing of the documents a step makes due (number, content, the templates' Jinja check; the PDF and
+    Word files are rendered after the step by the outbox): the figures "without documents" subtract it. The call site stays as it is; only this process's reference to it is wrapped."""
     from service.cases import tasks
     spent = [0.0]
     issue = getattr(tasks.issue_due_documents, "__wrapped__", tasks.issue_due_documents)
