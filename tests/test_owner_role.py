@@ -6,6 +6,7 @@ import pytest
 from service.auth import Principal
 from service.drafts import DraftService
 from service.errors import Forbidden
+from tests.steps import case_at_statement
 from tests.test_csrf import logged_in, site  # noqa: F401 - the fixture
 
 OWNER = Principal("owner_he", frozenset({"owner"}))
@@ -47,10 +48,13 @@ def test_owner_pages_and_refusals(site):  # noqa: F811
 def test_an_owner_sees_which_cases_would_move_but_not_who_is_accused(site):  # noqa: F811
     """A procedure owner decides about versions, not persons: case numbers and steps, no names, no case links."""
     app, services = site
-    case_id = services.cases.start_case(OFFICE, {"channel": "inspection", "subject": "wang_fang", "unit": "执法二科",
-                                                 "grounds": [7], "summary": "检查发现", "act_date": "2026-05-06"})["id"]
+    case_id = case_at_statement(services, {"person": "wang_fang", "handler_fault": 5, "severity": "light"})
     owner = logged_in(app, "owner_he")
     page = owner.get("/processes/migrate?source=1&target=1").get_data(as_text=True)
-    assert f"#{case_id}" in page and "wang_fang" not in page and f"/cases/{case_id}" not in page
+    assert f"#{case_id}" in page and "陈述和辩解" in page and "2026-" in page  # the case, its step, its deadlines
+    assert "wang_fang" not in page and f"/cases/{case_id}" not in page
+    check = services.cases.migration_check(OWNER, 1, 1)
+    assert [c["id"] for c in check["movable"]] == [case_id]
+    assert check["movable"][0]["subject"] == "" and {d["person"] for d in check["movable"][0]["deadlines"]} == {None}
     admin = logged_in(app, "admin")
     assert "wang_fang" in admin.get("/processes/migrate?source=1&target=1").get_data(as_text=True)

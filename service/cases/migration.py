@@ -36,7 +36,7 @@ class MigrationService(CaseServiceBase):
         except VersionUnavailable as exc:
             return {"movable": [], "blocked": [{"id": None, "subject": "", "stage": "", "reasons": [exc.message]}]}
         new = self.deployments.engine(target)
-        return self._check(old, new, lambda row: row.deployment_id == source)
+        return self._check(old, new, lambda row: row.deployment_id == source, names=principal.is_staff)
 
     def affected_cases(self, principal: Principal, files: dict[str, bytes]) -> dict[str, list[dict[str, Any]]]:
         """The open cases on the live version that a set of files (e.g. a draft, ``{"processes/x.bpmn": b"…"}``)
@@ -49,9 +49,13 @@ class MigrationService(CaseServiceBase):
             draft = ProcessEngine(Bundle(dict(files)))
         except Exception as exc:  # noqa: BLE001 - the runtime's own verdict on the files
             raise Invalid("the files cannot be loaded", {"": f"运行时无法加载这组文件：{exc}"}) from None
-        return self._check(self.deployments.engine(live), draft, lambda row: row.deployment_id == live)
+        return self._check(self.deployments.engine(live), draft, lambda row: row.deployment_id == live,
+                           names=principal.is_staff)
 
-    def _check(self, old: ProcessEngine, new: ProcessEngine, wanted) -> dict[str, list[dict[str, Any]]]:
+    def _check(self, old: ProcessEngine, new: ProcessEngine, wanted, *,
+               names: bool) -> dict[str, list[dict[str, Any]]]:
+        """``names``: whether the caller may read who each case concerns (staff); a procedure owner who holds no
+        staff role decides about versions from case numbers, steps and dates, never persons."""
         movable, blocked = [], []
         with self.db.session() as s:
             store = Store(s)
@@ -64,11 +68,12 @@ class MigrationService(CaseServiceBase):
                     reasons, deadlines = [PERSONLESS], []
                 else:
                     reasons, deadlines = old.migration_check(wf, new)
-                entry = {"id": row.id, "subject": row.subject, "stage": row.stage, "reasons": reasons}
+                entry = {"id": row.id, "subject": row.subject if names else "", "stage": row.stage, "reasons": reasons}
                 if reasons:
                     blocked.append(entry)
                     continue
-                entry["deadlines"] = [{**d, "now": iso(d["now"]), "keep": iso(d["keep"]),
+                entry["deadlines"] = [{**d, "person": d.get("person") if names else None,
+                                       "now": iso(d["now"]), "keep": iso(d["keep"]),
                                        "recompute": iso(d["recompute"]),
                                        "changes": d["keep"] != d["recompute"]} for d in deadlines]
                 movable.append(entry)
