@@ -109,13 +109,13 @@ def test_a_list_for_an_output_typed_as_a_single_value_is_rejected_at_load():
     xml = table_xml("UNIQUE", [("n", "integer")], [("measure", "string")], [(["-"], ['["a", "b"]'])])
     with pytest.raises(DmnLoadError) as err:
         load_bytes(xml.encode(), "list.dmn")
-    assert "does not fit the output's type string" in str(err.value)
+    assert "值与输出列的类型 string 不符" in str(err.value)
 
 
 @pytest.mark.parametrize("cell,needle", [
     ('["a", "b"', "not closed with ']'"),
-    ("[minor]", "unknown name minor; quote a string value"),
-    ("[cube(3)]", "calls cube()"),
+    ("[minor]", "未知的名称 minor：字符串值请加引号"),
+    ("[cube(3)]", "调用了 cube()"),
 ])
 def test_a_bad_list_in_an_output_entry_is_rejected_at_load(cell, needle):
     xml = table_xml("UNIQUE", [("n", "integer")], [("xs", None)], [(["-"], [cell])])
