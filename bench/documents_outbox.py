@@ -24,15 +24,10 @@ sys.path.append(str(Path(__file__).resolve().parent.parent))  # PYTHONPATH first
 
 from service.auth import Principal  # noqa: E402
 from tests.databases import PostgresTemplate, SqliteTemplate  # noqa: E402
+from tests.test_persons_service import FINDINGS, RESPONDENTS  # noqa: E402 - the three-respondent case the tests take
 
 OFFICE = Principal("office_li", frozenset({"office"}))
 MEMBERS = [Principal(m, frozenset({"leading_group"})) for m in ("lg_chen", "lg_wu", "lg_zhou")]
-RESPONDENTS = [{"person": "zhang_wei", "role": "handler", "unit": "执法一科"},
-               {"person": "wang_fang", "role": "reviewer", "unit": "法制科"},
-               {"person": "liu_yang", "role": "approver", "unit": "局办公室"}]
-FINDINGS = [{"person": "zhang_wei", "handler_fault": 5, "severity": "light"},
-            {"person": "wang_fang", "reviewer_missed": True, "severity": "serious"},
-            {"person": "liu_yang", "review_lax": True, "severity": "serious"}]
 CHOICES = [{"person": p, "measure": "警告处分"} for p in ("wang_fang", "liu_yang")]  # the tier offers several
 _YEARS = iter(range(2000, 2100))  # each case its own year of the act: no earlier errors aggravate a later case
 
@@ -100,21 +95,16 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--pg-url", default=os.environ.get("TEST_DATABASE_URL"))
     args = parser.parse_args()
-    sqlite = SqliteTemplate()
-    url = sqlite.new()
-    try:
-        run("sqlite", url, args.rounds)
-    finally:
-        sqlite.drop(url)
-        sqlite.close()
-    if args.pg_url:
-        pg = PostgresTemplate(args.pg_url)
-        url = pg.new()
+    databases = [("sqlite", SqliteTemplate)] + ([("postgresql", lambda: PostgresTemplate(args.pg_url))]
+                                                if args.pg_url else [])
+    for name, make in databases:
+        template = make()
+        url = template.new()
         try:
-            run("postgresql", url, args.rounds)
+            run(name, url, args.rounds)
         finally:
-            pg.drop(url)
-            pg.close()
+            template.drop(url)
+            template.close()
 
 
 if __name__ == "__main__":
